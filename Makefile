@@ -1,0 +1,55 @@
+# ctrd build, test and codegen entry points. `sudo make test` runs everything.
+GO        ?= go
+TAGS      ?= seccomp
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X github.com/ctrd/ctrd/version.Version=$(VERSION) -X github.com/ctrd/ctrd/version.GitCommit=$(COMMIT)
+PREFIX    ?= /usr/local
+
+.PHONY: all build binaries generate test unit e2e vet fmt bench clean install
+
+all: build
+
+build: binaries
+
+binaries:
+	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ctrd ./cmd/ctrd
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/ctr ./cmd/ctr
+
+generate:
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I api -I /usr/include \
+		--go_out=api --go_opt=paths=source_relative \
+		--go-ttrpc_out=api --go-ttrpc_opt=paths=source_relative \
+		api/ctrd.proto
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I api/shim -I /usr/include \
+		--go_out=api/shim --go_opt=paths=source_relative \
+		--go-ttrpc_out=api/shim --go-ttrpc_opt=paths=source_relative \
+		api/shim/shim.proto
+
+vet:
+	$(GO) vet -tags '$(TAGS)' ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Unit tests: pure logic plus the store, snapshotter, archive and runtime
+# packages (these need root for mounts, mknod and namespaces).
+unit:
+	$(GO) test -tags '$(TAGS)' -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+# End-to-end: a real ctrd on throw-away dirs, socket, bridge and subnet.
+e2e: binaries
+	$(GO) test -tags '$(TAGS)' -count=1 -timeout 20m ./e2e/...
+
+test: fmt vet unit e2e
+
+bench: binaries
+	./bench/run.sh
+
+install: binaries
+	install -D -m 0755 bin/ctrd $(DESTDIR)$(PREFIX)/bin/ctrd
+	install -D -m 0755 bin/ctr $(DESTDIR)$(PREFIX)/bin/ctr
+
+clean:
+	rm -rf bin

@@ -1,0 +1,116 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/containerd/ttrpc"
+	"github.com/ctrd/ctrd/api"
+	"github.com/ctrd/ctrd/api/errdefs"
+	"github.com/ctrd/ctrd/api/types"
+	"github.com/ctrd/ctrd/version"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// errorInterceptor turns daemon errors into status codes the CLI can
+// classify, and logs failures with their method.
+func errorInterceptor(ctx context.Context, um ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+	resp, err := m(ctx, um)
+	if err != nil {
+		logrus.WithField("method", info.FullMethod).WithError(err).Debug("request failed")
+		return nil, errdefs.ToStatus(err)
+	}
+	return resp, nil
+}
+
+// newID returns 64 hex characters, the shape of container IDs.
+func newID() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+type systemService struct{ d *Daemon }
+
+func (s *systemService) Version(ctx context.Context, _ *emptypb.Empty) (*api.VersionResponse, error) {
+	return &api.VersionResponse{
+		Version:    version.Version,
+		GitCommit:  version.GitCommit,
+		GoVersion:  runtime.Version(),
+		Os:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+		ApiVersion: version.APIVersion,
+	}, nil
+}
+
+func (s *systemService) Info(ctx context.Context, _ *emptypb.Empty) (*api.InfoResponse, error) {
+	d := s.d
+	info := types.Info{
+		ID:              machineID(),
+		Images:          d.images.Count(),
+		Driver:          "overlayfs",
+		LoggingDriver:   "json-file",
+		CgroupDriver:    "cgroupfs",
+		CgroupVersion:   cgroupVersion(),
+		OSType:          runtime.GOOS,
+		Architecture:    runtime.GOARCH,
+		NCPU:            runtime.NumCPU(),
+		ServerVersion:   version.Version,
+		DataRoot:        d.cfg.DataRoot,
+		ExecRoot:        d.cfg.ExecRoot,
+		Debug:           logrus.IsLevelEnabled(logrus.DebugLevel),
+		OperatingSystem: osName(),
+	}
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		info.KernelVersion = unix.ByteSliceToString(uts.Release[:])
+	}
+	info.Name, _ = os.Hostname()
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		info.MemTotal = int64(si.Totalram) * int64(si.Unit)
+	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
+		info.IPv4Forwarding = strings.TrimSpace(string(b)) == "1"
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	return &api.InfoResponse{Json: b}, nil
+}
+
+func machineID() string {
+	b, _ := os.ReadFile("/etc/machine-id")
+	return strings.TrimSpace(string(b))
+}
+
+func cgroupVersion() string {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "2"
+	}
+	return "1"
+}
+
+func osName() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return runtime.GOOS
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return runtime.GOOS
+}

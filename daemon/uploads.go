@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ctrd/ctrd/api"
+	"github.com/ctrd/ctrd/api/errdefs"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// uploadIdle is how long an upload may go without a write before it is
+// aborted, so an abandoned client never pins a consumer forever.
+const uploadIdle = 2 * time.Minute
+
+// uploads pairs the chunks clients write with the reader a consumer
+// (import, build) takes. A Write returns once the consumer has read the
+// chunk: memory stays bounded and a slow disk slows the client.
+type uploads struct {
+	mu sync.Mutex
+	m  map[string]*upload
+}
+
+type upload struct {
+	r     *io.PipeReader
+	w     *io.PipeWriter
+	timer *time.Timer
+}
+
+func newUploads() *uploads { return &uploads{m: map[string]*upload{}} }
+
+func (u *uploads) open() string {
+	id := newID()
+	r, w := io.Pipe()
+	up := &upload{r: r, w: w}
+	up.timer = time.AfterFunc(uploadIdle, func() {
+		w.CloseWithError(errors.New("upload abandoned: no data for 2 minutes"))
+		u.remove(id)
+	})
+	u.mu.Lock()
+	u.m[id] = up
+	u.mu.Unlock()
+	return id
+}
+
+func (u *uploads) get(id string) (*upload, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	up, ok := u.m[id]
+	if !ok {
+		return nil, errdefs.NotFound(fmt.Errorf("no upload %q in progress", id))
+	}
+	return up, nil
+}
+
+// reader returns the consumer side of an upload. The consumer must call
+// done with its result, which also unblocks any writer.
+func (u *uploads) reader(id string) (io.Reader, func(error), error) {
+	up, err := u.get(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return up.r, func(err error) {
+		if err == nil {
+			err = errors.New("input no longer read")
+		}
+		up.r.CloseWithError(err)
+		u.remove(id)
+	}, nil
+}
+
+func (u *uploads) remove(id string) {
+	u.mu.Lock()
+	if up, ok := u.m[id]; ok {
+		up.timer.Stop()
+		delete(u.m, id)
+	}
+	u.mu.Unlock()
+}
+
+type uploadsService struct{ u *uploads }
+
+func (s *uploadsService) Open(ctx context.Context, _ *emptypb.Empty) (*api.OpenUploadResponse, error) {
+	return &api.OpenUploadResponse{Id: s.u.open()}, nil
+}
+
+func (s *uploadsService) Write(ctx context.Context, req *api.WriteUploadRequest) (*emptypb.Empty, error) {
+	up, err := s.u.get(req.Id)
+	if err != nil {
+		return nil, err
+	}
+	up.timer.Reset(uploadIdle)
+	if _, err := up.w.Write(req.Data); err != nil {
+		return nil, fmt.Errorf("upload aborted: %w", err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+func (s *uploadsService) Close(ctx context.Context, req *api.CloseUploadRequest) (*emptypb.Empty, error) {
+	up, err := s.u.get(req.Id)
+	if err != nil {
+		return nil, err
+	}
+	if req.Error != "" {
+		up.w.CloseWithError(errors.New(req.Error))
+	} else {
+		up.w.Close()
+	}
+	return &emptypb.Empty{}, nil
+}
