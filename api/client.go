@@ -17,11 +17,12 @@ const DefaultHost = "unix:///run/ctrd/ctrd.sock"
 
 // Client bundles the ttrpc connection to ctrd with one client per service.
 type Client struct {
-	Host    string
-	conn    *ttrpc.Client
-	System  SystemService
-	Uploads UploadsService
-	Images  ImagesService
+	Host       string
+	conn       *ttrpc.Client
+	System     SystemService
+	Uploads    UploadsService
+	Images     ImagesService
+	Containers ContainersService
 }
 
 // ErrDaemonUnreachable is wrapped by Dial errors when nothing answers on the
@@ -72,11 +73,12 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 	}
 	tc := ttrpc.NewClient(conn)
 	return &Client{
-		Host:    host,
-		conn:    tc,
-		System:  NewSystemClient(tc),
-		Uploads: NewUploadsClient(tc),
-		Images:  NewImagesClient(tc),
+		Host:       host,
+		conn:       tc,
+		System:     NewSystemClient(tc),
+		Uploads:    NewUploadsClient(tc),
+		Images:     NewImagesClient(tc),
+		Containers: NewContainersClient(tc),
 	}, nil
 }
 

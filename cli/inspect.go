@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/ctrd/ctrd/api"
@@ -63,7 +64,21 @@ func (c *CLI) inspectCommand() *cobra.Command {
 	return cmd
 }
 
+// inspectOne looks name up as a container first, then as an image, as
+// Docker does (unless --type says which).
 func (c *CLI) inspectOne(cmd *cobra.Command, cl *api.Client, kind, name string) (json.RawMessage, error) {
+	if kind == "" || kind == "container" {
+		resp, err := cl.Containers.Inspect(cmd.Context(), &api.ContainerRequest{Id: name})
+		if err == nil {
+			return resp.Json, nil
+		}
+		if kind == "container" || !errdefs.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	if kind != "" && kind != "image" {
+		return nil, fmt.Errorf("%q is not a valid value for --type", kind)
+	}
 	resp, err := cl.Images.Inspect(cmd.Context(), &api.InspectImageRequest{Name: name})
 	if err != nil {
 		return nil, err

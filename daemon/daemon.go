@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/ctrd/ctrd/images"
 	"github.com/ctrd/ctrd/images/content"
 	"github.com/ctrd/ctrd/images/snapshot"
+	"github.com/ctrd/ctrd/restart"
 	"github.com/sirupsen/logrus"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
@@ -33,9 +35,13 @@ type Daemon struct {
 	cfg     Config
 	lock    *os.File
 	db      *bolt.DB
-	images  *images.Store
-	uploads *uploads
-	started time.Time
+	images     *images.Store
+	uploads    *uploads
+	containers *containerStore
+	restarts   *restart.Supervisor
+	execs      execExits
+	started    time.Time
+	stopping   atomic.Bool
 
 	server    *ttrpc.Server
 	listeners []net.Listener
@@ -92,6 +98,16 @@ func New(cfg Config) (_ *Daemon, retErr error) {
 		return nil, fmt.Errorf("reconcile images: %w", err)
 	}
 	d.uploads = newUploads()
+	d.restarts = restart.NewSupervisor()
+	cs2, err := newContainerStore(db)
+	if err != nil {
+		return nil, err
+	}
+	d.containers = cs2
+	st.SetInUse(cs2.usingImage)
+	if err := d.reconcileContainers(); err != nil {
+		return nil, fmt.Errorf("reconcile containers: %w", err)
+	}
 	return d, nil
 }
 
@@ -128,6 +144,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	api.RegisterSystemService(srv, &systemService{d: d})
 	api.RegisterUploadsService(srv, &uploadsService{u: d.uploads})
 	api.RegisterImagesService(srv, &imagesService{d: d})
+	api.RegisterContainersService(srv, &containersService{d: d})
 
 	lis, err := d.listen()
 	if err != nil {
@@ -226,6 +243,8 @@ func listenUnix(path string) (net.Listener, error) {
 
 // Shutdown stops serving. Containers keep running: their shims own them.
 func (d *Daemon) Shutdown(ctx context.Context) {
+	d.stopping.Store(true)
+	d.restarts.Shutdown()
 	if d.server != nil {
 		if err := d.server.Shutdown(ctx); err != nil {
 			logrus.WithError(err).Warn("API shutdown")
@@ -248,4 +267,14 @@ func (d *Daemon) Close() {
 			_ = d.lock.Close()
 		}
 	})
+}
+
+func (d *Daemon) shuttingDown() bool { return d.stopping.Load() }
+
+// warnings are repeated to users on create/run (e.g. no IP forwarding).
+func (d *Daemon) warnings() []string { return nil }
+
+func (d *Daemon) restartPendingSince(id string) time.Time {
+	t, _ := d.restarts.Pending(id)
+	return t
 }

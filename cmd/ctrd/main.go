@@ -8,6 +8,7 @@ import (
 
 	"github.com/ctrd/ctrd/daemon/command"
 	"github.com/ctrd/ctrd/runtime"
+	"github.com/ctrd/ctrd/runtime/shim"
 )
 
 func main() {
@@ -15,6 +16,8 @@ func main() {
 		switch os.Args[1] {
 		case "init":
 			runtime.ContainerInit() // never returns
+		case "shim":
+			os.Exit(shim.Main(os.Args[2:]))
 		}
 	}
 	os.Exit(command.Main(os.Args[1:]))

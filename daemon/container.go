@@ -1,0 +1,255 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctrd/ctrd/api/errdefs"
+	"github.com/ctrd/ctrd/api/types"
+	"github.com/ctrd/ctrd/restart"
+	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucketContainers = []byte("containers") // ID -> containerRecord (JSON)
+
+// Container states, in Docker's words.
+const (
+	stateCreated    = "created"
+	stateRunning    = "running"
+	statePaused     = "paused"
+	stateRestarting = "restarting"
+	stateRemoving   = "removing"
+	stateExited     = "exited"
+	stateDead       = "dead"
+)
+
+// containerState is the persisted part of a container's state.
+type containerState struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`
+	ExitCode   int       `json:"exitCode"`
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
+	// ManuallyStopped: the user stopped or killed it (restart policies).
+	ManuallyStopped bool `json:"manuallyStopped,omitempty"`
+	OOMKilled       bool `json:"oomKilled,omitempty"`
+}
+
+// containerRecord is everything ctrd keeps about a container.
+type containerRecord struct {
+	ID            string             `json:"id"`
+	Name          string             `json:"name"`
+	Created       time.Time          `json:"created"`
+	Image         digest.Digest      `json:"image"`
+	ImageName     string             `json:"imageName"`
+	Config        types.Config       `json:"config"`
+	HostConfig    types.HostConfig   `json:"hostConfig"`
+	EntrypointSet bool               `json:"entrypointSet,omitempty"`
+	Path          string             `json:"path"`
+	Args          []string           `json:"args"`
+	State         containerState     `json:"state"`
+	RestartCount  int                `json:"restartCount"`
+	Mounts        []types.MountPoint `json:"mounts,omitempty"`
+	// AnonymousVolumes are removed with `rm -v`.
+	AnonymousVolumes []string `json:"anonymousVolumes,omitempty"`
+}
+
+// container is a record plus its live state in this daemon.
+type container struct {
+	mu  sync.Mutex
+	rec containerRecord
+	// changed is closed and replaced on every state change (waiters).
+	changed chan struct{}
+	// removed is closed when the container is gone.
+	removed chan struct{}
+	// shim talks to the container's shim while it runs.
+	shim shimHandle
+	// beginTimer runs a start held for attach if no client begins it.
+	beginTimer *time.Timer
+	// backoff spaces restarts of a container that keeps exiting.
+	backoff restart.Backoff
+}
+
+func (c *container) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// containerStore indexes containers by ID and name.
+type containerStore struct {
+	db *bolt.DB
+	mu sync.RWMutex
+	m  map[string]*container
+	// names maps a name (without "/") to an ID.
+	names map[string]string
+}
+
+func newContainerStore(db *bolt.DB) (*containerStore, error) {
+	s := &containerStore{db: db, m: map[string]*container{}, names: map[string]string{}}
+	err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketContainers)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var rec containerRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("container %s: corrupt record: %w", k, err)
+			}
+			s.add(&container{rec: rec, changed: make(chan struct{}), removed: make(chan struct{})})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load containers: %w", err)
+	}
+	return s, nil
+}
+
+func (s *containerStore) add(c *container) {
+	s.m[c.rec.ID] = c
+	s.names[c.rec.Name] = c.rec.ID
+}
+
+// save persists a record (call with c.mu held or before c is shared).
+func (s *containerStore) save(rec *containerRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContainers).Put([]byte(rec.ID), b)
+	})
+}
+
+// reserve records a new container, claiming its name atomically.
+func (s *containerStore) reserve(c *container) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.names[c.rec.Name]; ok {
+		return errdefs.Conflict(fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", c.rec.Name, id))
+	}
+	if err := s.save(&c.rec); err != nil {
+		return err
+	}
+	s.add(c)
+	return nil
+}
+
+func (s *containerStore) delete(c *container) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContainers).Delete([]byte(c.rec.ID))
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.m, c.rec.ID)
+	if s.names[c.rec.Name] == c.rec.ID {
+		delete(s.names, c.rec.Name)
+	}
+	s.mu.Unlock()
+	close(c.removed)
+	return nil
+}
+
+func (s *containerStore) rename(c *container, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.names[name]; ok {
+		if id == c.rec.ID {
+			return errdefs.InvalidArgument(fmt.Errorf("Renaming a container with the same name as its current name"))
+		}
+		return errdefs.Conflict(fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, id))
+	}
+	old := c.rec.Name
+	c.rec.Name = name
+	if err := s.save(&c.rec); err != nil {
+		c.rec.Name = old
+		return err
+	}
+	delete(s.names, old)
+	s.names[name] = c.rec.ID
+	return nil
+}
+
+// get finds a container by name, full ID or unique ID prefix.
+func (s *containerStore) get(ref string) (*container, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	name := strings.TrimPrefix(ref, "/")
+	if id, ok := s.names[name]; ok {
+		return s.m[id], nil
+	}
+	if c, ok := s.m[ref]; ok {
+		return c, nil
+	}
+	if ref != "" && isHexString(ref) {
+		var found *container
+		for id, c := range s.m {
+			if strings.HasPrefix(id, ref) {
+				if found != nil {
+					return nil, errdefs.InvalidArgument(fmt.Errorf("multiple containers found with provided prefix: %s", ref))
+				}
+				found = c
+			}
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
+	return nil, errdefs.NotFound(fmt.Errorf("No such container: %s", ref))
+}
+
+func (s *containerStore) list() []*container {
+	s.mu.RLock()
+	out := make([]*container, 0, len(s.m))
+	for _, c := range s.m {
+		out = append(out, c)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].rec.Created.After(out[j].rec.Created) })
+	return out
+}
+
+// usingImage returns a container using image id, or "".
+func (s *containerStore) usingImage(id digest.Digest) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.m {
+		if c.rec.Image == id {
+			return c.rec.ID
+		}
+	}
+	return ""
+}
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+func isHexString(s string) bool {
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// bundleDir is where a running container's spec, rootfs mount and shim
+// sockets live (under exec-root: gone after a reboot, as they should be).
+func (d *Daemon) bundleDir(id string) string {
+	return filepath.Join(d.cfg.ExecRoot, "containers", id)
+}
+
+// containerDir holds a container's persistent files (logs, hosts files).
+func (d *Daemon) containerDir(id string) string {
+	return filepath.Join(d.cfg.DataRoot, "containers", id)
+}

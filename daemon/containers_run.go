@@ -1,0 +1,535 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ctrd/ctrd/api/errdefs"
+	"github.com/ctrd/ctrd/api/types"
+	"github.com/ctrd/ctrd/images/snapshot"
+	"github.com/ctrd/ctrd/runtime/shim"
+	"github.com/ctrd/ctrd/runtime/spec"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/sirupsen/logrus"
+)
+
+type imageConfig = dockerspec.DockerOCIImageConfig
+
+type shimHandle = *shim.Client
+
+// beginDelay bounds how long a started container waits for its client to
+// attach before it runs anyway.
+const beginDelay = 10 * time.Second
+
+func (d *Daemon) logPath(id string) string {
+	return filepath.Join(d.containerDir(id), id+"-json.log")
+}
+
+func (d *Daemon) rootfsDir(id string) string { return filepath.Join(d.bundleDir(id), "rootfs") }
+
+func (d *Daemon) stateRoot() string { return filepath.Join(d.cfg.ExecRoot, "runc") }
+
+func (d *Daemon) cgroupsPath(id string) string {
+	return filepath.Join(d.cfg.CgroupParent, id)
+}
+
+// startContainer mounts the container's layers, writes its spec and starts
+// its shim, which creates the container. Unless attachFirst, the user
+// process runs at once; otherwise it waits for begin.
+func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst bool) (warnings []string, retErr error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.rec.State.Status {
+	case stateRunning, statePaused:
+		return nil, errdefs.Conflict(fmt.Errorf("container %s is already running", c.rec.Name))
+	case stateRemoving:
+		return nil, errdefs.Conflict(fmt.Errorf("container %s is being removed", c.rec.Name))
+	}
+	id := c.rec.ID
+	d.restarts.Cancel(id)
+	bundle := d.bundleDir(id)
+	rootfs := d.rootfsDir(id)
+	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+		return nil, fmt.Errorf("create bundle: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			d.releaseRuntime(c)
+			c.rec.State.Error = errdefs.Message(retErr)
+			var se *shim.StartError
+			if errors.As(retErr, &se) {
+				c.rec.State.ExitCode = se.ExitCode
+			} else {
+				c.rec.State.ExitCode = 128
+			}
+			_ = d.containers.save(&c.rec)
+			c.notifyLocked()
+		}
+	}()
+	mounts, err := d.images.Snapshotter().Mounts(id)
+	if err != nil {
+		return nil, fmt.Errorf("writable layer: %w", err)
+	}
+	if err := snapshot.MountAll(mounts, rootfs); err != nil {
+		return nil, fmt.Errorf("mount rootfs: %w", err)
+	}
+	opts, err := d.specOptions(c, rootfs)
+	if err != nil {
+		return nil, err
+	}
+	s, err := spec.Generate(opts)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(err)
+	}
+	if err := writeJSONFile(filepath.Join(bundle, "config.json"), s); err != nil {
+		return nil, err
+	}
+	maxSize, maxFiles, err := logLimits(c.rec.HostConfig.LogConfig.Config)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(err)
+	}
+	cl, err := shim.Start(ctx, shim.StartOptions{
+		ID:          id,
+		Bundle:      bundle,
+		StateRoot:   d.stateRoot(),
+		Tty:         c.rec.Config.Tty,
+		Stdin:       c.rec.Config.OpenStdin,
+		LogPath:     d.logPath(id),
+		LogMaxSize:  maxSize,
+		LogMaxFiles: maxFiles,
+		Debug:       logrus.IsLevelEnabled(logrus.DebugLevel),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.shim = cl
+	c.rec.State = containerState{Status: stateCreated, ExitCode: 0}
+	if attachFirst {
+		c.beginTimer = time.AfterFunc(beginDelay, func() { _ = d.begin(context.Background(), c) })
+		return warnings, nil
+	}
+	return warnings, d.beginLocked(ctx, c)
+}
+
+// begin runs the user process of a started container (idempotent).
+func (d *Daemon) begin(ctx context.Context, c *container) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return d.beginLocked(ctx, c)
+}
+
+func (d *Daemon) beginLocked(ctx context.Context, c *container) error {
+	if c.beginTimer != nil {
+		c.beginTimer.Stop()
+		c.beginTimer = nil
+	}
+	if c.shim == nil || c.rec.State.Status != stateCreated {
+		return nil
+	}
+	if err := c.shim.Start(ctx); err != nil {
+		d.releaseRuntime(c)
+		c.rec.State.Error = err.Error()
+		_ = d.containers.save(&c.rec)
+		c.notifyLocked()
+		return err
+	}
+	st, err := c.shim.State(ctx)
+	if err != nil {
+		return err
+	}
+	c.rec.State = containerState{Status: stateRunning, Pid: st.Pid, StartedAt: time.Now().UTC()}
+	if err := d.containers.save(&c.rec); err != nil {
+		return err
+	}
+	c.notifyLocked()
+	d.monitor(c, c.shim)
+	logrus.WithFields(logrus.Fields{"container": c.rec.ID[:12], "pid": st.Pid}).Info("container started")
+	return nil
+}
+
+// monitor waits for the container's init to exit and records it.
+func (d *Daemon) monitor(c *container, cl *shim.Client) {
+	go func() {
+		st, err := cl.Wait(context.Background())
+		if err != nil {
+			if d.shuttingDown() {
+				return
+			}
+			// The shim is gone: its exit file, if any, knows the code.
+			if fst, ok, _ := shim.ReadExitFile(cl.Bundle()); ok {
+				st = fst
+			} else {
+				st = shim.ExitStatus{Code: 137, ExitedAt: time.Now().UTC(), Error: "container shim exited unexpectedly"}
+			}
+		}
+		d.handleExit(c, cl, st)
+	}()
+}
+
+// handleExit records a container's exit, releases what it held while
+// running and applies its restart policy.
+func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
+	c.mu.Lock()
+	if c.shim != cl {
+		c.mu.Unlock()
+		return // already handled (e.g. by a forced removal)
+	}
+	ranFor := time.Since(c.rec.State.StartedAt)
+	d.releaseRuntime(c)
+	c.rec.State.Status = stateExited
+	c.rec.State.Pid = 0
+	c.rec.State.ExitCode = st.Code
+	c.rec.State.Error = st.Error
+	c.rec.State.FinishedAt = st.ExitedAt
+	if c.rec.State.FinishedAt.IsZero() {
+		c.rec.State.FinishedAt = time.Now().UTC()
+	}
+	if err := d.containers.save(&c.rec); err != nil {
+		logrus.WithError(err).WithField("container", c.rec.ID[:12]).Error("record exit")
+	}
+	c.notifyLocked()
+	logrus.WithFields(logrus.Fields{"container": c.rec.ID[:12], "exitCode": st.Code}).Info("container exited")
+	autoRemove := c.rec.HostConfig.AutoRemove
+	c.mu.Unlock()
+	if autoRemove {
+		if err := d.removeContainer(context.Background(), c, true, true); err != nil && !errdefs.IsNotFound(err) {
+			logrus.WithError(err).WithField("container", c.rec.ID[:12]).Warn("auto-remove")
+		}
+		return
+	}
+	d.afterExit(c, st.Code, ranFor)
+}
+
+// releaseRuntime deletes the container from its shim and unmounts its
+// rootfs: what exists only while a container runs. Idempotent.
+func (d *Daemon) releaseRuntime(c *container) {
+	id := c.rec.ID
+	if c.beginTimer != nil {
+		c.beginTimer.Stop()
+		c.beginTimer = nil
+	}
+	if c.shim != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := c.shim.Delete(ctx); err != nil {
+			logrus.WithError(err).WithField("container", id[:12]).Debug("shim delete")
+			_ = shim.Cleanup(d.stateRoot(), d.bundleDir(id), id)
+		}
+		cancel()
+		c.shim.Close()
+		c.shim = nil
+	} else if _, err := os.Stat(d.bundleDir(id)); err == nil {
+		_ = shim.Cleanup(d.stateRoot(), d.bundleDir(id), id)
+	}
+	d.releaseNetwork(c)
+	if err := snapshot.Unmount(d.rootfsDir(id)); err != nil {
+		logrus.WithError(err).WithField("container", id[:12]).Warn("unmount rootfs")
+	}
+	d.unmountVolumes(c)
+	if err := os.RemoveAll(d.bundleDir(id)); err != nil {
+		logrus.WithError(err).WithField("container", id[:12]).Warn("remove bundle")
+	}
+}
+
+// stopContainer sends the stop signal, then SIGKILL after timeout.
+func (d *Daemon) stopContainer(ctx context.Context, c *container, timeout int, sigName string) error {
+	c.mu.Lock()
+	d.restarts.Cancel(c.rec.ID)
+	if c.rec.State.Status == stateRestarting {
+		c.rec.State.Status = stateExited
+		c.rec.State.ManuallyStopped = true
+		_ = d.containers.save(&c.rec)
+		c.notifyLocked()
+	}
+	if c.shim == nil || (c.rec.State.Status != stateRunning && c.rec.State.Status != statePaused) {
+		c.mu.Unlock()
+		return nil // Docker: stopping a stopped container is not an error
+	}
+	c.rec.State.ManuallyStopped = true
+	_ = d.containers.save(&c.rec)
+	if sigName == "" {
+		sigName = c.rec.Config.StopSignal
+	}
+	sig := syscall.SIGTERM
+	if sigName != "" {
+		s, err := spec.ParseSignal(sigName)
+		if err != nil {
+			c.mu.Unlock()
+			return errdefs.InvalidArgument(err)
+		}
+		sig = s
+	}
+	if timeout < 0 {
+		timeout = 10
+	}
+	cl := c.shim
+	paused := c.rec.State.Status == statePaused
+	c.mu.Unlock()
+
+	if paused {
+		_ = cl.Resume(ctx)
+	}
+	if err := cl.Kill(ctx, sig, false); err != nil && !errors.Is(err, shim.ErrNotRunning) {
+		logrus.WithError(err).Debug("stop signal")
+	}
+	if d.waitExit(ctx, c, time.Duration(timeout)*time.Second) {
+		return nil
+	}
+	if err := cl.Kill(ctx, syscall.SIGKILL, true); err != nil && !errors.Is(err, shim.ErrNotRunning) {
+		logrus.WithError(err).Debug("stop kill")
+	}
+	if !d.waitExit(ctx, c, 30*time.Second) {
+		return fmt.Errorf("container %s did not stop", c.rec.Name)
+	}
+	return nil
+}
+
+// waitExit waits until c is no longer running (true) or the time is up.
+func (d *Daemon) waitExit(ctx context.Context, c *container, max time.Duration) bool {
+	t := time.NewTimer(max)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		running := c.shim != nil
+		ch := c.changed
+		c.mu.Unlock()
+		if !running {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-c.removed:
+			return true
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (d *Daemon) killContainer(ctx context.Context, c *container, sigName string) error {
+	sig := syscall.SIGKILL
+	if sigName != "" {
+		s, err := spec.ParseSignal(sigName)
+		if err != nil {
+			return errdefs.InvalidArgument(err)
+		}
+		sig = s
+	}
+	c.mu.Lock()
+	d.restarts.Cancel(c.rec.ID)
+	if c.shim == nil || c.rec.State.Status != stateRunning && c.rec.State.Status != statePaused {
+		c.mu.Unlock()
+		return errdefs.Conflict(fmt.Errorf("Cannot kill container: %s: container %s is not running", c.rec.Name, c.rec.ID))
+	}
+	c.rec.State.ManuallyStopped = true
+	_ = d.containers.save(&c.rec)
+	cl := c.shim
+	c.mu.Unlock()
+	if err := cl.Kill(ctx, sig, false); err != nil {
+		return fmt.Errorf("Cannot kill container: %s: %w", c.rec.Name, err)
+	}
+	if sig == syscall.SIGKILL {
+		d.waitExit(ctx, c, 10*time.Second)
+	}
+	return nil
+}
+
+// removeContainer deletes a container and everything of it.
+func (d *Daemon) removeContainer(ctx context.Context, c *container, force, volumes bool) error {
+	c.mu.Lock()
+	running := c.shim != nil && (c.rec.State.Status == stateRunning || c.rec.State.Status == statePaused)
+	if c.rec.State.Status == stateRemoving {
+		c.mu.Unlock()
+		return errdefs.Conflict(fmt.Errorf("removal of container %s is already in progress", c.rec.Name))
+	}
+	if running && !force {
+		c.mu.Unlock()
+		return errdefs.Conflict(fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.rec.ID))
+	}
+	d.restarts.Cancel(c.rec.ID)
+	prev := c.rec.State.Status
+	c.rec.State.Status = stateRemoving
+	c.notifyLocked()
+	c.mu.Unlock()
+	if running {
+		if cl := c.shim; cl != nil {
+			_ = cl.Kill(ctx, syscall.SIGKILL, true)
+		}
+		if !d.waitExit(ctx, c, 10*time.Second) {
+			c.mu.Lock()
+			c.rec.State.Status = prev
+			c.mu.Unlock()
+			return fmt.Errorf("could not kill running container %s, cannot remove", c.rec.ID)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d.releaseRuntime(c)
+	if err := d.images.Snapshotter().Remove(c.rec.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+		return fmt.Errorf("remove writable layer: %w", err)
+	}
+	d.releaseContainerResources(c, volumes)
+	if err := os.RemoveAll(d.containerDir(c.rec.ID)); err != nil {
+		return fmt.Errorf("remove container files: %w", err)
+	}
+	if err := d.containers.delete(c); err != nil {
+		return err
+	}
+	logrus.WithField("container", c.rec.ID[:12]).Info("container removed")
+	return nil
+}
+
+// waitContainer blocks until condition holds and returns the exit code.
+func (d *Daemon) waitContainer(ctx context.Context, c *container, condition string) (int, string, error) {
+	c.mu.Lock()
+	first := c.changed
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		st := c.rec.State
+		ch := c.changed
+		c.mu.Unlock()
+		notRunning := st.Status != stateRunning && st.Status != statePaused && st.Status != stateRestarting && !(st.Status == stateCreated && c.shim != nil)
+		switch condition {
+		case "", "not-running":
+			if notRunning && st.Status != stateRemoving {
+				return st.ExitCode, st.Error, nil
+			}
+		case "next-exit":
+			if ch != first && notRunning && st.Status != stateRemoving {
+				return st.ExitCode, st.Error, nil
+			}
+		case "removed":
+		default:
+			return 0, "", errdefs.InvalidArgument(fmt.Errorf("invalid wait condition %q", condition))
+		}
+		select {
+		case <-ch:
+		case <-c.removed:
+			return st.ExitCode, st.Error, nil
+		case <-ctx.Done():
+			return 0, "", ctx.Err()
+		}
+	}
+}
+
+func writeJSONFile(path string, v interface{}) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// specOptions turns a container record into the spec generator's input.
+func (d *Daemon) specOptions(c *container, rootfs string) (spec.Options, error) {
+	rec := &c.rec
+	hc := &rec.HostConfig
+	o := spec.Options{
+		ID:              rec.ID,
+		Hostname:        rec.Config.Hostname,
+		Domainname:      rec.Config.Domainname,
+		Rootfs:          rootfs,
+		Image:           toImageConfig(&rec.Config),
+		Tty:             rec.Config.Tty,
+		OpenStdin:       rec.Config.OpenStdin,
+		Privileged:      hc.Privileged,
+		CapAdd:          hc.CapAdd,
+		CapDrop:         hc.CapDrop,
+		ReadonlyRootfs:  hc.ReadonlyRootfs,
+		Memory:          hc.Memory,
+		MemorySwap:      hc.MemorySwap,
+		NanoCPUs:        hc.NanoCPUs,
+		CgroupsPath:     d.cgroupsPath(rec.ID),
+		StopSignal:      rec.Config.StopSignal,
+	}
+	if hc.PidsLimit != nil {
+		o.PidsLimit = *hc.PidsLimit
+	}
+	for _, so := range hc.SecurityOpt {
+		switch {
+		case strings.HasPrefix(so, "no-new-privileges") && !strings.HasSuffix(so, "false"):
+			o.NoNewPrivileges = true
+		case strings.HasPrefix(so, "seccomp"):
+			o.SeccompUnconfined = true
+		}
+	}
+	if hc.Init != nil && *hc.Init {
+		o.Init = true
+		o.InitPath = d.initBinary()
+	}
+	if err := d.containerMounts(c, rootfs, &o); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// inspectContainer builds `ctr inspect` output.
+func (d *Daemon) inspectContainer(c *container) *types.ContainerJSON {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec := c.rec
+	st := rec.State
+	doc := &types.ContainerJSON{
+		ID:           rec.ID,
+		Created:      rec.Created.Format(time.RFC3339Nano),
+		Path:         rec.Path,
+		Args:         rec.Args,
+		Image:        rec.Image.String(),
+		LogPath:      d.logPath(rec.ID),
+		Name:         "/" + rec.Name,
+		RestartCount: rec.RestartCount,
+		Driver:       "overlayfs",
+		Platform:     "linux",
+		HostConfig:   &rec.HostConfig,
+		Config:       &rec.Config,
+		Mounts:       rec.Mounts,
+		State: &types.ContainerState{
+			Status:     st.Status,
+			Running:    st.Status == stateRunning || st.Status == statePaused,
+			Paused:     st.Status == statePaused,
+			Restarting: st.Status == stateRestarting,
+			OOMKilled:  st.OOMKilled,
+			Dead:       st.Status == stateDead,
+			Pid:        st.Pid,
+			ExitCode:   st.ExitCode,
+			Error:      st.Error,
+			StartedAt:  zeroTime(st.StartedAt),
+			FinishedAt: zeroTime(st.FinishedAt),
+		},
+		GraphDriver: types.GraphDriver{Name: "overlayfs", Data: map[string]string{}},
+	}
+	if doc.Mounts == nil {
+		doc.Mounts = []types.MountPoint{}
+	}
+	sn := d.images.Snapshotter()
+	if up, err := sn.UpperDir(rec.ID); err == nil {
+		doc.GraphDriver.Data["UpperDir"] = up
+		doc.GraphDriver.Data["WorkDir"] = filepath.Join(filepath.Dir(up), "work")
+		doc.GraphDriver.Data["MergedDir"] = d.rootfsDir(rec.ID)
+		if lowers, err := sn.LowerDirs(rec.ID); err == nil {
+			doc.GraphDriver.Data["LowerDir"] = strings.Join(lowers, ":")
+		}
+	}
+	d.fillNetworkSettings(c, doc)
+	return doc
+}
+
+func zeroTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}

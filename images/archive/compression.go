@@ -1,0 +1,212 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// Compression is the compression of a layer or image stream, detected from
+// its first bytes (never from a file name).
+type Compression int
+
+// Known compressions.
+const (
+	Uncompressed Compression = iota
+	Gzip
+	Bzip2
+	Xz
+	Zstd
+)
+
+// String returns "tar", "gzip", "bzip2", "xz" or "zstd".
+func (c Compression) String() string {
+	switch c {
+	case Uncompressed:
+		return "tar"
+	case Gzip:
+		return "gzip"
+	case Bzip2:
+		return "bzip2"
+	case Xz:
+		return "xz"
+	case Zstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("compression(%d)", int(c))
+}
+
+var (
+	magicGzip  = []byte{0x1f, 0x8b, 0x08}
+	magicBzip2 = []byte{'B', 'Z', 'h'}
+	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// magicLen is the number of leading bytes DetectCompression looks at.
+const magicLen = 6
+
+// DetectCompression tells the compression of a stream from its first bytes
+// (at least 6 are needed to recognise every format).
+func DetectCompression(head []byte) Compression {
+	switch {
+	case bytes.HasPrefix(head, magicGzip):
+		return Gzip
+	case bytes.HasPrefix(head, magicBzip2) && len(head) > 3 && head[3] >= '1' && head[3] <= '9':
+		return Bzip2
+	case bytes.HasPrefix(head, magicXz):
+		return Xz
+	case bytes.HasPrefix(head, magicZstd):
+		return Zstd
+	case len(head) >= 4 && binary.LittleEndian.Uint32(head)&0xfffffff0 == 0x184d2a50:
+		// A zstd skippable frame (used e.g. by seekable or eStargz-like
+		// formats) followed by zstd frames.
+		return Zstd
+	}
+	return Uncompressed
+}
+
+// DecompressStream peeks at r and returns a reader of its decompressed bytes
+// and the compression found. Closing the returned reader releases the
+// decompressor; it never closes r.
+//
+// Compressed streams are decompressed by a read-ahead goroutine, so that on a
+// multi-core machine decompression overlaps with whatever the caller does
+// with the bytes (e.g. writing files in Apply). After Close that goroutine may
+// still finish one pending Read on r.
+func DecompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(magicLen)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, Uncompressed, fmt.Errorf("archive: reading stream header: %w", err)
+	}
+	c := DetectCompression(head)
+	var dr io.ReadCloser
+	switch c {
+	case Uncompressed:
+		return io.NopCloser(br), c, nil
+	case Gzip:
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, c, fmt.Errorf("archive: gzip: %w", err)
+		}
+		dr = gz
+	case Bzip2:
+		dr = io.NopCloser(bzip2.NewReader(br))
+	case Xz:
+		xr, err := xz.NewReader(br)
+		if err != nil {
+			return nil, c, fmt.Errorf("archive: xz: %w", err)
+		}
+		dr = io.NopCloser(xr)
+	case Zstd:
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, c, fmt.Errorf("archive: zstd: %w", err)
+		}
+		dr = zr.IOReadCloser()
+	}
+	return newReadahead(dr, c), c, nil
+}
+
+// readahead runs the reads of src in its own goroutine, keeping a few chunks
+// of decompressed data ready for the consumer.
+type readahead struct {
+	c     Compression
+	ready chan chunk
+	free  chan []byte
+	done  chan struct{}
+	once  sync.Once
+	cur   chunk
+	off   int
+	err   error
+}
+
+type chunk struct {
+	buf []byte
+	err error
+}
+
+const (
+	chunkSize   = 1 << 20
+	chunkCount  = 4
+	errNameComp = "archive: decompressing %s stream: %w"
+)
+
+func newReadahead(src io.ReadCloser, c Compression) *readahead {
+	ra := &readahead{
+		c:     c,
+		ready: make(chan chunk, chunkCount),
+		free:  make(chan []byte, chunkCount),
+		done:  make(chan struct{}),
+	}
+	for i := 0; i < chunkCount; i++ {
+		ra.free <- make([]byte, chunkSize)
+	}
+	go ra.fill(src)
+	return ra
+}
+
+func (ra *readahead) fill(src io.ReadCloser) {
+	defer src.Close()
+	for {
+		var buf []byte
+		select {
+		case buf = <-ra.free:
+		case <-ra.done:
+			return
+		}
+		// Fill the chunk; unlike io.ReadFull, keep the source's own error
+		// (a decompressor reports truncation as io.ErrUnexpectedEOF).
+		buf = buf[:cap(buf)]
+		n := 0
+		var err error
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = src.Read(buf[n:])
+			n += m
+		}
+		ra.ready <- chunk{buf: buf[:n], err: err} // never blocks: at most chunkCount buffers exist
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (ra *readahead) Read(p []byte) (int, error) {
+	for ra.off == len(ra.cur.buf) {
+		if ra.err != nil {
+			return 0, ra.err
+		}
+		if ra.cur.buf != nil {
+			ra.free <- ra.cur.buf[:0]
+			ra.cur.buf = nil
+		}
+		ra.cur = <-ra.ready
+		ra.off = 0
+		if ra.cur.err != nil {
+			ra.err = ra.cur.err
+			if ra.err != io.EOF {
+				ra.err = fmt.Errorf(errNameComp, ra.c, ra.err)
+			}
+		}
+	}
+	n := copy(p, ra.cur.buf[ra.off:])
+	ra.off += n
+	return n, nil
+}
+
+// Close stops the read-ahead goroutine; it does not wait for a Read on the
+// underlying stream that is already under way.
+func (ra *readahead) Close() error {
+	ra.once.Do(func() { close(ra.done) })
+	return nil
+}

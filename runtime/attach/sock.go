@@ -1,0 +1,73 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxSunPath is the longest path a sockaddr_un holds (without the NUL).
+const maxSunPath = 107
+
+// Listen listens on the unix socket path, replacing a stale socket file.
+// Paths longer than a sockaddr_un allows are bound through a descriptor of
+// their directory (/proc/self/fd/N/name). The listener does not remove the
+// socket file when closed; callers remove it.
+func Listen(path string) (*net.UnixListener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var l *net.UnixListener
+	err := withShortPath(path, func(p string) error {
+		var err error
+		l, err = net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.SetUnlinkOnClose(false)
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Dial connects to the unix socket path (any length, see Listen).
+func Dial(ctx context.Context, path string) (*net.UnixConn, error) {
+	var c net.Conn
+	err := withShortPath(path, func(p string) error {
+		var d net.Dialer
+		var err error
+		c, err = d.DialContext(ctx, "unix", p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UnixConn), nil
+}
+
+func withShortPath(path string, fn func(string) error) error {
+	if len(path) <= maxSunPath {
+		return fn(path)
+	}
+	dir, name := filepath.Split(path)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	short := "/proc/self/fd/" + strconv.Itoa(fd) + "/" + name
+	if len(short) > maxSunPath {
+		return fmt.Errorf("socket name too long: %s", path)
+	}
+	return fn(short)
+}

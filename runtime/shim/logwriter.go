@@ -1,0 +1,80 @@
+package shim
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// lineLog is where the shim writes the container's output lines
+// (runtime/logfile's Writer).
+type lineLog interface {
+	WriteLine(stream string, line []byte, t time.Time) error
+	Close() error
+}
+
+// maxPartial is the longest partial line held back before it is written as
+// a log entry of its own.
+const maxPartial = 16 * 1024
+
+// lineSplitter cuts a stream into log lines ('\n' included) for a lineLog.
+// Not safe for concurrent use; one per stream.
+type lineSplitter struct {
+	log     lineLog
+	stream  string
+	partial []byte
+	err     error // first write error, reported once
+}
+
+func (s *lineSplitter) write(p []byte) {
+	now := time.Now().UTC()
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.partial = append(s.partial, p...)
+			if len(s.partial) >= maxPartial {
+				s.emit(s.partial, now)
+				s.partial = s.partial[:0]
+			}
+			return
+		}
+		if len(s.partial) > 0 {
+			s.partial = append(s.partial, p[:i+1]...)
+			s.emit(s.partial, now)
+			s.partial = s.partial[:0]
+		} else {
+			s.emit(p[:i+1], now)
+		}
+		p = p[i+1:]
+	}
+}
+
+// flush writes a held partial line (at EOF).
+func (s *lineSplitter) flush() {
+	if len(s.partial) > 0 {
+		s.emit(s.partial, time.Now().UTC())
+		s.partial = nil
+	}
+}
+
+func (s *lineSplitter) emit(line []byte, t time.Time) {
+	if err := s.log.WriteLine(s.stream, line, t); err != nil && s.err == nil {
+		s.err = err
+		logf("log %s: %v", s.stream, err)
+	}
+}
+
+// jsonLine is one entry of Docker's json-file log format.
+type jsonLine struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+func marshalLine(stream string, line []byte, t time.Time) ([]byte, error) {
+	b, err := json.Marshal(jsonLine{Log: string(line), Stream: stream, Time: t.UTC()})
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

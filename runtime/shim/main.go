@@ -1,0 +1,372 @@
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/containerd/ttrpc"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	shimapi "github.com/ctrd/ctrd/api/shim"
+	"github.com/ctrd/ctrd/runtime/attach"
+
+	// The shim creates containers: cgroup device rules and nsenter (for
+	// the "init" re-exec of the same binary) must be linked in.
+	_ "github.com/opencontainers/cgroups/devices"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+)
+
+// config is what the shim is told on its command line.
+type config struct {
+	id, bundle, stateRoot string
+	tty, stdin            bool
+	logPath               string
+	logMaxSize            int64
+	logMaxFiles           int
+	readyFd               int
+	debug                 bool
+}
+
+// readyMsg is the one line the shim writes on its ready pipe.
+type readyMsg struct {
+	Pid   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Start marks a failure of the container's process to start (see
+	// StartError), as opposed to one of the shim or the container setup.
+	Start bool `json:"start,omitempty"`
+}
+
+func shimArgs(o StartOptions, bundle string) []string {
+	a := []string{"shim", "--id", o.ID, "--bundle", bundle, "--state-root", o.StateRoot, "--ready-fd", "3"}
+	if o.Tty {
+		a = append(a, "--tty")
+	}
+	if o.Stdin {
+		a = append(a, "--stdin")
+	}
+	if o.LogPath != "" {
+		a = append(a, "--log", o.LogPath,
+			"--log-max-size", strconv.FormatInt(o.LogMaxSize, 10),
+			"--log-max-files", strconv.Itoa(o.LogMaxFiles))
+	}
+	if o.Debug {
+		a = append(a, "--debug")
+	}
+	return a
+}
+
+// Main is the shim: "<ctrd> shim ARGS", args being os.Args[2:]. It creates
+// the container, reports on its ready pipe, serves until the container is
+// deleted, and returns the process's exit code.
+func Main(args []string) int {
+	var c config
+	fs := flag.NewFlagSet("shim", flag.ContinueOnError)
+	fs.StringVar(&c.id, "id", "", "container id")
+	fs.StringVar(&c.bundle, "bundle", "", "bundle directory (config.json)")
+	fs.StringVar(&c.stateRoot, "state-root", "", "libcontainer state root")
+	fs.BoolVar(&c.tty, "tty", false, "allocate a pty")
+	fs.BoolVar(&c.stdin, "stdin", false, "keep stdin open")
+	fs.StringVar(&c.logPath, "log", "", "json-file log path")
+	fs.Int64Var(&c.logMaxSize, "log-max-size", 0, "rotate the log at this size")
+	fs.IntVar(&c.logMaxFiles, "log-max-files", 1, "log files kept")
+	fs.IntVar(&c.readyFd, "ready-fd", -1, "pipe to report readiness on")
+	fs.BoolVar(&c.debug, "debug", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	tune()
+	logrus.SetOutput(os.Stderr)
+	logrus.SetLevel(logrus.WarnLevel)
+	if c.debug {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	// The shim outlives ctrd's session and terminal; it ends with Delete.
+	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
+
+	s, err := newShim(c)
+	msg := readyMsg{}
+	if err != nil {
+		logf("create: %v", err)
+		msg.Error = err.Error()
+		var se *StartError
+		msg.Start = errors.As(err, &se)
+	} else {
+		msg.Pid = s.init.pid
+	}
+	if c.readyFd >= 0 {
+		f := os.NewFile(uintptr(c.readyFd), "ready")
+		b, _ := json.Marshal(msg)
+		if _, werr := f.Write(append(b, '\n')); werr != nil {
+			logf("ready pipe: %v", werr)
+		}
+		f.Close()
+	}
+	if err != nil {
+		return 1
+	}
+	<-s.done
+	return 0
+}
+
+// tune keeps the shim small: it is idle almost all the time and there is
+// one per container.
+func tune() {
+	runtime.GOMAXPROCS(2)
+	debug.SetGCPercent(20)
+	debug.SetMemoryLimit(8 << 20)
+}
+
+var logMu sync.Mutex
+
+// logf writes to the shim's log (its stderr).
+func logf(format string, args ...any) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	fmt.Fprintf(os.Stderr, "%s shim[%d]: %s\n", time.Now().UTC().Format(time.RFC3339Nano), os.Getpid(), fmt.Sprintf(format, args...))
+}
+
+// shim is the state of one shim process: one container, its init and
+// exec processes.
+type shim struct {
+	id, bundle, stateRoot string
+	c                     *libcontainer.Container
+	init                  *process
+	reaper                *reaper
+	srv                   *ttrpc.Server
+	ln                    *trackingListener
+
+	mu       sync.Mutex
+	execs    map[string]*process
+	deleting bool
+	done     chan struct{}
+}
+
+func newShim(cfg config) (_ *shim, retErr error) {
+	if err := validID(cfg.id); err != nil {
+		return nil, err
+	}
+	if cfg.bundle == "" || cfg.stateRoot == "" {
+		return nil, errors.New("--bundle and --state-root are required")
+	}
+	bundle, err := filepath.Abs(cfg.bundle)
+	if err != nil {
+		return nil, err
+	}
+	// specconv resolves a relative rootfs against the working directory.
+	if err := os.Chdir(bundle); err != nil {
+		return nil, err
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("set child subreaper: %w", err)
+	}
+	spec, err := readSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	s := &shim{
+		id: cfg.id, bundle: bundle, stateRoot: cfg.stateRoot,
+		reaper: newReaper(),
+		execs:  make(map[string]*process),
+		done:   make(chan struct{}),
+	}
+	_ = os.Remove(filepath.Join(bundle, exitFileName))
+	p, err := newProcess(s, "", spec.Process, cfg.tty, cfg.stdin)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.logPath != "" {
+		if p.log, err = openLog(cfg.logPath, cfg.logMaxSize, cfg.logMaxFiles); err != nil {
+			p.closeFiles()
+			return nil, fmt.Errorf("open log: %w", err)
+		}
+	}
+	defer func() {
+		if retErr != nil {
+			p.closeFiles()
+		}
+	}()
+	lcfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName: cfg.id,
+		Spec:       spec,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c, err := libcontainer.Create(cfg.stateRoot, cfg.id, lcfg)
+	if err != nil {
+		return nil, err
+	}
+	s.c = c
+	err = s.reaper.spawn(func() (int, error) {
+		if err := c.Start(p.lp); err != nil {
+			return 0, err
+		}
+		pid, _ := p.lp.Pid()
+		return pid, nil
+	})
+	if err != nil {
+		s.destroy()
+		return nil, newStartError(err.Error())
+	}
+	s.init = p
+	if err := p.started(); err != nil {
+		_ = c.Signal(unix.SIGKILL)
+		<-p.exited
+		s.destroy()
+		return nil, err
+	}
+	if err := s.serve(); err != nil {
+		_ = c.Signal(unix.SIGKILL)
+		<-p.exited
+		s.destroy()
+		return nil, err
+	}
+	return s, nil
+}
+
+// serve opens the attach socket of init and the API socket.
+func (s *shim) serve() error {
+	_ = os.WriteFile(filepath.Join(s.bundle, pidFileName), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	if err := s.init.listen(); err != nil {
+		return err
+	}
+	srv, err := ttrpc.NewServer()
+	if err != nil {
+		return err
+	}
+	ln, err := attach.Listen(SocketPath(s.bundle))
+	if err != nil {
+		s.init.closeAttach()
+		return err
+	}
+	tl := &trackingListener{UnixListener: ln, idle: make(chan struct{})}
+	s.srv, s.ln = srv, tl
+	shimapi.RegisterShimService(srv, &service{s: s})
+	go func() {
+		if err := srv.Serve(context.Background(), tl); err != nil && !errors.Is(err, ttrpc.ErrServerClosed) {
+			logf("serve: %v", err)
+		}
+	}()
+	return nil
+}
+
+// initExited runs once the init process is gone.
+func (s *shim) initExited() {}
+
+// destroy removes the container (cgroups, state dir), retrying while the
+// kernel still tears down its last processes.
+func (s *shim) destroy() error {
+	var err error
+	for i := 0; i < 50; i++ {
+		err = s.reaper.spawn(func() (int, error) { return 0, s.c.Destroy() })
+		if err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	logf("destroy: %v", err)
+	return err
+}
+
+// shutdown stops serving and lets Main return, once the clients closed
+// their connections (Client.Delete does right after the reply) or after
+// a grace period. (ttrpc's Server.Shutdown may drop a reply being sent.)
+func (s *shim) shutdown() {
+	s.ln.Close()
+	select {
+	case <-s.ln.idle:
+	case <-time.After(time.Second):
+	}
+	s.srv.Close()
+	close(s.done)
+}
+
+// trackingListener counts the connections it accepted that are still
+// open; idle is closed when the listener is closed and none is left.
+type trackingListener struct {
+	*net.UnixListener
+	mu     sync.Mutex
+	open   int
+	closed bool
+	idle   chan struct{}
+}
+
+// Accept returns the next connection of a peer running as the shim's
+// user (root); others are refused.
+func (l *trackingListener) Accept() (net.Conn, error) {
+	var c *net.UnixConn
+	for {
+		var err error
+		if c, err = l.UnixListener.AcceptUnix(); err != nil {
+			return nil, err
+		}
+		if sameUser(c) {
+			break
+		}
+		c.Close()
+	}
+	l.mu.Lock()
+	l.open++
+	l.mu.Unlock()
+	return &trackedConn{Conn: c, l: l}, nil
+}
+
+func (l *trackingListener) Close() error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		if l.open == 0 {
+			close(l.idle)
+		}
+	}
+	l.mu.Unlock()
+	return l.UnixListener.Close()
+}
+
+func sameUser(c *net.UnixConn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil || cerr != nil {
+		return false
+	}
+	return int(cred.Uid) == os.Geteuid()
+}
+
+type trackedConn struct {
+	net.Conn
+	once sync.Once
+	l    *trackingListener
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		c.l.open--
+		if c.l.open == 0 && c.l.closed {
+			close(c.l.idle)
+		}
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
+}

@@ -1,0 +1,96 @@
+package shim
+
+import (
+	"bytes"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// reaper reaps the shim's children that nobody waits for. The shim is a
+// child subreaper, so processes orphaned by a container that shares the
+// host's pid namespace end up here. Processes libcontainer spawns and
+// waits for are protected: their pids are registered (known) and every
+// libcontainer call that spawns runs with the reaper locked.
+type reaper struct {
+	mu    sync.Mutex
+	known map[int]struct{}
+}
+
+func newReaper() *reaper {
+	r := &reaper{known: make(map[int]struct{})}
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, unix.SIGCHLD)
+	go func() {
+		for range ch {
+			r.sweep()
+		}
+	}()
+	return r
+}
+
+// spawn runs fn (a libcontainer call that forks) with sweeping suspended;
+// fn returns the pid to keep away from the sweeper (0 for none).
+func (r *reaper) spawn(fn func() (int, error)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pid, err := fn()
+	if pid > 0 {
+		r.known[pid] = struct{}{}
+	}
+	return err
+}
+
+func (r *reaper) forget(pid int) {
+	r.mu.Lock()
+	delete(r.known, pid)
+	r.mu.Unlock()
+}
+
+func (r *reaper) sweep() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range bytes.Fields(b) {
+			pid, err := strconv.Atoi(string(f))
+			if err != nil {
+				continue
+			}
+			if _, ok := r.known[pid]; ok || !isZombie(pid) {
+				continue
+			}
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		}
+	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// dead reports whether the process pid has exited: gone, or a zombie whose
+// threads all exited (a thread group leader shows as a zombie while other
+// threads still hold its files).
+func dead(pid int) bool {
+	if !isZombie(pid) {
+		_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+		return err != nil
+	}
+	tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	return len(tasks) <= 1
+}
