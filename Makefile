@@ -15,12 +15,13 @@ build: binaries
 binaries:
 	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ctrd ./cmd/ctrd
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/ctr ./cmd/ctr
+	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o bin/ctrd-init ./cmd/ctrd-init
 
 generate:
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I api -I /usr/include \
 		--go_out=api --go_opt=paths=source_relative \
 		--go-ttrpc_out=api --go-ttrpc_opt=paths=source_relative \
-		api/ctrd.proto api/containers.proto
+		api/ctrd.proto api/containers.proto api/build.proto
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I api/shim -I /usr/include \
 		--go_out=api/shim --go_opt=paths=source_relative \
 		--go-ttrpc_out=api/shim --go-ttrpc_opt=paths=source_relative \
@@ -50,6 +51,7 @@ bench: binaries
 install: binaries
 	install -D -m 0755 bin/ctrd $(DESTDIR)$(PREFIX)/bin/ctrd
 	install -D -m 0755 bin/ctr $(DESTDIR)$(PREFIX)/bin/ctr
+	install -D -m 0755 bin/ctrd-init $(DESTDIR)$(PREFIX)/bin/ctrd-init
 
 clean:
 	rm -rf bin

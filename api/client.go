@@ -23,6 +23,7 @@ type Client struct {
 	Uploads    UploadsService
 	Images     ImagesService
 	Containers ContainersService
+	Volumes    VolumesService
 }
 
 // ErrDaemonUnreachable is wrapped by Dial errors when nothing answers on the
@@ -79,6 +80,7 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 		Uploads:    NewUploadsClient(tc),
 		Images:     NewImagesClient(tc),
 		Containers: NewContainersClient(tc),
+		Volumes:    NewVolumesClient(tc),
 	}, nil
 }
 

@@ -1016,6 +1016,295 @@ func (x *HistoryResponse) GetItems() []*HistoryItem {
 	return nil
 }
 
+type CreateVolumeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Labels        map[string]string      `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateVolumeRequest) Reset() {
+	*x = CreateVolumeRequest{}
+	mi := &file_ctrd_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateVolumeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateVolumeRequest) ProtoMessage() {}
+
+func (x *CreateVolumeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateVolumeRequest.ProtoReflect.Descriptor instead.
+func (*CreateVolumeRequest) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CreateVolumeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateVolumeRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+type VolumeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VolumeRequest) Reset() {
+	*x = VolumeRequest{}
+	mi := &file_ctrd_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeRequest) ProtoMessage() {}
+
+func (x *VolumeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeRequest.ProtoReflect.Descriptor instead.
+func (*VolumeRequest) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *VolumeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type VolumeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// JSON of api/types.Volume (or a list of them for List).
+	Json          []byte `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VolumeResponse) Reset() {
+	*x = VolumeResponse{}
+	mi := &file_ctrd_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeResponse) ProtoMessage() {}
+
+func (x *VolumeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeResponse.ProtoReflect.Descriptor instead.
+func (*VolumeResponse) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *VolumeResponse) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
+type RemoveVolumeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Force         bool                   `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveVolumeRequest) Reset() {
+	*x = RemoveVolumeRequest{}
+	mi := &file_ctrd_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveVolumeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveVolumeRequest) ProtoMessage() {}
+
+func (x *RemoveVolumeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveVolumeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveVolumeRequest) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RemoveVolumeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RemoveVolumeRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+type PruneVolumesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	All           bool                   `protobuf:"varint,1,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PruneVolumesRequest) Reset() {
+	*x = PruneVolumesRequest{}
+	mi := &file_ctrd_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PruneVolumesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PruneVolumesRequest) ProtoMessage() {}
+
+func (x *PruneVolumesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PruneVolumesRequest.ProtoReflect.Descriptor instead.
+func (*PruneVolumesRequest) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PruneVolumesRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+type PruneVolumesResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Deleted        []string               `protobuf:"bytes,1,rep,name=deleted,proto3" json:"deleted,omitempty"`
+	SpaceReclaimed uint64                 `protobuf:"varint,2,opt,name=space_reclaimed,json=spaceReclaimed,proto3" json:"space_reclaimed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PruneVolumesResponse) Reset() {
+	*x = PruneVolumesResponse{}
+	mi := &file_ctrd_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PruneVolumesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PruneVolumesResponse) ProtoMessage() {}
+
+func (x *PruneVolumesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PruneVolumesResponse.ProtoReflect.Descriptor instead.
+func (*PruneVolumesResponse) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PruneVolumesResponse) GetDeleted() []string {
+	if x != nil {
+		return x.Deleted
+	}
+	return nil
+}
+
+func (x *PruneVolumesResponse) GetSpaceReclaimed() uint64 {
+	if x != nil {
+		return x.SpaceReclaimed
+	}
+	return 0
+}
+
 var File_ctrd_proto protoreflect.FileDescriptor
 
 const file_ctrd_proto_rawDesc = "" +
@@ -1085,7 +1374,25 @@ const file_ctrd_proto_rawDesc = "" +
 	"\acomment\x18\x05 \x01(\tR\acomment\x12\x12\n" +
 	"\x04tags\x18\x06 \x03(\tR\x04tags\"=\n" +
 	"\x0fHistoryResponse\x12*\n" +
-	"\x05items\x18\x01 \x03(\v2\x14.ctrd.v1.HistoryItemR\x05items2|\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.ctrd.v1.HistoryItemR\x05items\"\xa6\x01\n" +
+	"\x13CreateVolumeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12@\n" +
+	"\x06labels\x18\x02 \x03(\v2(.ctrd.v1.CreateVolumeRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"#\n" +
+	"\rVolumeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"$\n" +
+	"\x0eVolumeResponse\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json\"?\n" +
+	"\x13RemoveVolumeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"'\n" +
+	"\x13PruneVolumesRequest\x12\x10\n" +
+	"\x03all\x18\x01 \x01(\bR\x03all\"Y\n" +
+	"\x14PruneVolumesResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x03(\tR\adeleted\x12'\n" +
+	"\x0fspace_reclaimed\x18\x02 \x01(\x04R\x0espaceReclaimed2|\n" +
 	"\x06System\x12;\n" +
 	"\aVersion\x12\x16.google.protobuf.Empty\x1a\x18.ctrd.v1.VersionResponse\x125\n" +
 	"\x04Info\x12\x16.google.protobuf.Empty\x1a\x15.ctrd.v1.InfoResponse2\xc2\x01\n" +
@@ -1099,7 +1406,13 @@ const file_ctrd_proto_rawDesc = "" +
 	"\aInspect\x12\x1c.ctrd.v1.InspectImageRequest\x1a\x1d.ctrd.v1.InspectImageResponse\x127\n" +
 	"\x03Tag\x12\x18.ctrd.v1.TagImageRequest\x1a\x16.google.protobuf.Empty\x12C\n" +
 	"\x06Remove\x12\x1b.ctrd.v1.RemoveImageRequest\x1a\x1c.ctrd.v1.RemoveImageResponse\x12<\n" +
-	"\aHistory\x12\x17.ctrd.v1.HistoryRequest\x1a\x18.ctrd.v1.HistoryResponseB\x1eZ\x1cgithub.com/ctrd/ctrd/api;apib\x06proto3"
+	"\aHistory\x12\x17.ctrd.v1.HistoryRequest\x1a\x18.ctrd.v1.HistoryResponse2\xc5\x02\n" +
+	"\aVolumes\x12?\n" +
+	"\x06Create\x12\x1c.ctrd.v1.CreateVolumeRequest\x1a\x17.ctrd.v1.VolumeResponse\x127\n" +
+	"\x04List\x12\x16.google.protobuf.Empty\x1a\x17.ctrd.v1.VolumeResponse\x12:\n" +
+	"\aInspect\x12\x16.ctrd.v1.VolumeRequest\x1a\x17.ctrd.v1.VolumeResponse\x12>\n" +
+	"\x06Remove\x12\x1c.ctrd.v1.RemoveVolumeRequest\x1a\x16.google.protobuf.Empty\x12D\n" +
+	"\x05Prune\x12\x1c.ctrd.v1.PruneVolumesRequest\x1a\x1d.ctrd.v1.PruneVolumesResponseB\x1eZ\x1cgithub.com/ctrd/ctrd/api;apib\x06proto3"
 
 var (
 	file_ctrd_proto_rawDescOnce sync.Once
@@ -1113,7 +1426,7 @@ func file_ctrd_proto_rawDescGZIP() []byte {
 	return file_ctrd_proto_rawDescData
 }
 
-var file_ctrd_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_ctrd_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_ctrd_proto_goTypes = []any{
 	(*VersionResponse)(nil),      // 0: ctrd.v1.VersionResponse
 	(*InfoResponse)(nil),         // 1: ctrd.v1.InfoResponse
@@ -1133,38 +1446,56 @@ var file_ctrd_proto_goTypes = []any{
 	(*HistoryRequest)(nil),       // 15: ctrd.v1.HistoryRequest
 	(*HistoryItem)(nil),          // 16: ctrd.v1.HistoryItem
 	(*HistoryResponse)(nil),      // 17: ctrd.v1.HistoryResponse
-	(*emptypb.Empty)(nil),        // 18: google.protobuf.Empty
+	(*CreateVolumeRequest)(nil),  // 18: ctrd.v1.CreateVolumeRequest
+	(*VolumeRequest)(nil),        // 19: ctrd.v1.VolumeRequest
+	(*VolumeResponse)(nil),       // 20: ctrd.v1.VolumeResponse
+	(*RemoveVolumeRequest)(nil),  // 21: ctrd.v1.RemoveVolumeRequest
+	(*PruneVolumesRequest)(nil),  // 22: ctrd.v1.PruneVolumesRequest
+	(*PruneVolumesResponse)(nil), // 23: ctrd.v1.PruneVolumesResponse
+	nil,                          // 24: ctrd.v1.CreateVolumeRequest.LabelsEntry
+	(*emptypb.Empty)(nil),        // 25: google.protobuf.Empty
 }
 var file_ctrd_proto_depIdxs = []int32{
 	8,  // 0: ctrd.v1.ListImagesResponse.images:type_name -> ctrd.v1.ImageSummary
 	16, // 1: ctrd.v1.HistoryResponse.items:type_name -> ctrd.v1.HistoryItem
-	18, // 2: ctrd.v1.System.Version:input_type -> google.protobuf.Empty
-	18, // 3: ctrd.v1.System.Info:input_type -> google.protobuf.Empty
-	18, // 4: ctrd.v1.Uploads.Open:input_type -> google.protobuf.Empty
-	3,  // 5: ctrd.v1.Uploads.Write:input_type -> ctrd.v1.WriteUploadRequest
-	4,  // 6: ctrd.v1.Uploads.Close:input_type -> ctrd.v1.CloseUploadRequest
-	5,  // 7: ctrd.v1.Images.Import:input_type -> ctrd.v1.ImportRequest
-	7,  // 8: ctrd.v1.Images.List:input_type -> ctrd.v1.ListImagesRequest
-	10, // 9: ctrd.v1.Images.Inspect:input_type -> ctrd.v1.InspectImageRequest
-	12, // 10: ctrd.v1.Images.Tag:input_type -> ctrd.v1.TagImageRequest
-	13, // 11: ctrd.v1.Images.Remove:input_type -> ctrd.v1.RemoveImageRequest
-	15, // 12: ctrd.v1.Images.History:input_type -> ctrd.v1.HistoryRequest
-	0,  // 13: ctrd.v1.System.Version:output_type -> ctrd.v1.VersionResponse
-	1,  // 14: ctrd.v1.System.Info:output_type -> ctrd.v1.InfoResponse
-	2,  // 15: ctrd.v1.Uploads.Open:output_type -> ctrd.v1.OpenUploadResponse
-	18, // 16: ctrd.v1.Uploads.Write:output_type -> google.protobuf.Empty
-	18, // 17: ctrd.v1.Uploads.Close:output_type -> google.protobuf.Empty
-	6,  // 18: ctrd.v1.Images.Import:output_type -> ctrd.v1.ImportResponse
-	9,  // 19: ctrd.v1.Images.List:output_type -> ctrd.v1.ListImagesResponse
-	11, // 20: ctrd.v1.Images.Inspect:output_type -> ctrd.v1.InspectImageResponse
-	18, // 21: ctrd.v1.Images.Tag:output_type -> google.protobuf.Empty
-	14, // 22: ctrd.v1.Images.Remove:output_type -> ctrd.v1.RemoveImageResponse
-	17, // 23: ctrd.v1.Images.History:output_type -> ctrd.v1.HistoryResponse
-	13, // [13:24] is the sub-list for method output_type
-	2,  // [2:13] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	24, // 2: ctrd.v1.CreateVolumeRequest.labels:type_name -> ctrd.v1.CreateVolumeRequest.LabelsEntry
+	25, // 3: ctrd.v1.System.Version:input_type -> google.protobuf.Empty
+	25, // 4: ctrd.v1.System.Info:input_type -> google.protobuf.Empty
+	25, // 5: ctrd.v1.Uploads.Open:input_type -> google.protobuf.Empty
+	3,  // 6: ctrd.v1.Uploads.Write:input_type -> ctrd.v1.WriteUploadRequest
+	4,  // 7: ctrd.v1.Uploads.Close:input_type -> ctrd.v1.CloseUploadRequest
+	5,  // 8: ctrd.v1.Images.Import:input_type -> ctrd.v1.ImportRequest
+	7,  // 9: ctrd.v1.Images.List:input_type -> ctrd.v1.ListImagesRequest
+	10, // 10: ctrd.v1.Images.Inspect:input_type -> ctrd.v1.InspectImageRequest
+	12, // 11: ctrd.v1.Images.Tag:input_type -> ctrd.v1.TagImageRequest
+	13, // 12: ctrd.v1.Images.Remove:input_type -> ctrd.v1.RemoveImageRequest
+	15, // 13: ctrd.v1.Images.History:input_type -> ctrd.v1.HistoryRequest
+	18, // 14: ctrd.v1.Volumes.Create:input_type -> ctrd.v1.CreateVolumeRequest
+	25, // 15: ctrd.v1.Volumes.List:input_type -> google.protobuf.Empty
+	19, // 16: ctrd.v1.Volumes.Inspect:input_type -> ctrd.v1.VolumeRequest
+	21, // 17: ctrd.v1.Volumes.Remove:input_type -> ctrd.v1.RemoveVolumeRequest
+	22, // 18: ctrd.v1.Volumes.Prune:input_type -> ctrd.v1.PruneVolumesRequest
+	0,  // 19: ctrd.v1.System.Version:output_type -> ctrd.v1.VersionResponse
+	1,  // 20: ctrd.v1.System.Info:output_type -> ctrd.v1.InfoResponse
+	2,  // 21: ctrd.v1.Uploads.Open:output_type -> ctrd.v1.OpenUploadResponse
+	25, // 22: ctrd.v1.Uploads.Write:output_type -> google.protobuf.Empty
+	25, // 23: ctrd.v1.Uploads.Close:output_type -> google.protobuf.Empty
+	6,  // 24: ctrd.v1.Images.Import:output_type -> ctrd.v1.ImportResponse
+	9,  // 25: ctrd.v1.Images.List:output_type -> ctrd.v1.ListImagesResponse
+	11, // 26: ctrd.v1.Images.Inspect:output_type -> ctrd.v1.InspectImageResponse
+	25, // 27: ctrd.v1.Images.Tag:output_type -> google.protobuf.Empty
+	14, // 28: ctrd.v1.Images.Remove:output_type -> ctrd.v1.RemoveImageResponse
+	17, // 29: ctrd.v1.Images.History:output_type -> ctrd.v1.HistoryResponse
+	20, // 30: ctrd.v1.Volumes.Create:output_type -> ctrd.v1.VolumeResponse
+	20, // 31: ctrd.v1.Volumes.List:output_type -> ctrd.v1.VolumeResponse
+	20, // 32: ctrd.v1.Volumes.Inspect:output_type -> ctrd.v1.VolumeResponse
+	25, // 33: ctrd.v1.Volumes.Remove:output_type -> google.protobuf.Empty
+	23, // 34: ctrd.v1.Volumes.Prune:output_type -> ctrd.v1.PruneVolumesResponse
+	19, // [19:35] is the sub-list for method output_type
+	3,  // [3:19] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_ctrd_proto_init() }
@@ -1178,9 +1509,9 @@ func file_ctrd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ctrd_proto_rawDesc), len(file_ctrd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   25,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_ctrd_proto_goTypes,
 		DependencyIndexes: file_ctrd_proto_depIdxs,

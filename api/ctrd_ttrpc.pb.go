@@ -243,3 +243,103 @@ func (c *imagesClient) History(ctx context.Context, req *HistoryRequest) (*Histo
 	}
 	return &resp, nil
 }
+
+type VolumesService interface {
+	Create(context.Context, *CreateVolumeRequest) (*VolumeResponse, error)
+	List(context.Context, *emptypb.Empty) (*VolumeResponse, error)
+	Inspect(context.Context, *VolumeRequest) (*VolumeResponse, error)
+	Remove(context.Context, *RemoveVolumeRequest) (*emptypb.Empty, error)
+	Prune(context.Context, *PruneVolumesRequest) (*PruneVolumesResponse, error)
+}
+
+func RegisterVolumesService(srv *ttrpc.Server, svc VolumesService) {
+	srv.RegisterService("ctrd.v1.Volumes", &ttrpc.ServiceDesc{
+		Methods: map[string]ttrpc.Method{
+			"Create": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req CreateVolumeRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Create(ctx, &req)
+			},
+			"List": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req emptypb.Empty
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.List(ctx, &req)
+			},
+			"Inspect": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req VolumeRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Inspect(ctx, &req)
+			},
+			"Remove": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req RemoveVolumeRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Remove(ctx, &req)
+			},
+			"Prune": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req PruneVolumesRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Prune(ctx, &req)
+			},
+		},
+	})
+}
+
+type volumesClient struct {
+	client *ttrpc.Client
+}
+
+func NewVolumesClient(client *ttrpc.Client) VolumesService {
+	return &volumesClient{
+		client: client,
+	}
+}
+
+func (c *volumesClient) Create(ctx context.Context, req *CreateVolumeRequest) (*VolumeResponse, error) {
+	var resp VolumeResponse
+	if err := c.client.Call(ctx, "ctrd.v1.Volumes", "Create", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *volumesClient) List(ctx context.Context, req *emptypb.Empty) (*VolumeResponse, error) {
+	var resp VolumeResponse
+	if err := c.client.Call(ctx, "ctrd.v1.Volumes", "List", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *volumesClient) Inspect(ctx context.Context, req *VolumeRequest) (*VolumeResponse, error) {
+	var resp VolumeResponse
+	if err := c.client.Call(ctx, "ctrd.v1.Volumes", "Inspect", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *volumesClient) Remove(ctx context.Context, req *RemoveVolumeRequest) (*emptypb.Empty, error) {
+	var resp emptypb.Empty
+	if err := c.client.Call(ctx, "ctrd.v1.Volumes", "Remove", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *volumesClient) Prune(ctx context.Context, req *PruneVolumesRequest) (*PruneVolumesResponse, error) {
+	var resp PruneVolumesResponse
+	if err := c.client.Call(ctx, "ctrd.v1.Volumes", "Prune", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}

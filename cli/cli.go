@@ -78,7 +78,7 @@ func (c *CLI) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&c.Host, "host", "H", host, "daemon socket to connect to (env CTR_HOST)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &StatusError{Status: fmt.Sprintf("%s\nSee '%s --help'.", err, cmd.CommandPath()), Code: 125}
+		return &StatusError{Status: fmt.Sprintf("ctr: %s (see '%s --help')", err, cmd.CommandPath()), Code: 125}
 	})
 	root.SetOut(c.Out)
 	root.SetErr(c.Err)
@@ -110,6 +110,7 @@ func (c *CLI) rootCommand() *cobra.Command {
 		c.diffCommand(),
 		c.logsCommand(),
 		c.commitCommand(),
+		c.volumeCommand(),
 	)
 	return root
 }
@@ -157,7 +158,7 @@ func rangeArgs(lo, hi int) cobra.PositionalArgs {
 
 func usageError(cmd *cobra.Command, msg string) error {
 	return &StatusError{
-		Status: fmt.Sprintf("\"%s\" %s.\nSee '%s --help'.\n\nUsage:  %s", cmd.CommandPath(), msg, cmd.CommandPath(), cmd.UseLine()),
+		Status: fmt.Sprintf("\"%s\" %s (usage: %s)", cmd.CommandPath(), msg, cmd.UseLine()),
 		Code:   1,
 	}
 }

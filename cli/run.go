@@ -249,9 +249,9 @@ func (c *CLI) createContainer(ctx context.Context, cl *api.Client, name string, 
 	if err != nil {
 		if errdefs.IsNotFound(err) && strings.HasPrefix(errdefs.Message(err), "Unable to find image") {
 			fmt.Fprintln(c.Err, errdefs.Message(err))
-			return "", &StatusError{Status: "ctr: Error response from daemon: No such image: " + cc.Config.Image + ".\nSee 'ctr run --help'.", Code: 125}
+			return "", &StatusError{Status: "ctr: Error response from daemon: No such image: " + cc.Config.Image, Code: 125}
 		}
-		return "", &StatusError{Status: "ctr: Error response from daemon: " + errdefs.Message(err) + ".\nSee 'ctr run --help'.", Code: 125}
+		return "", &StatusError{Status: "ctr: Error response from daemon: " + errdefs.Message(err), Code: 125}
 	}
 	for _, w := range resp.Warnings {
 		fmt.Fprintln(c.Err, "WARNING: "+w)
@@ -268,7 +268,7 @@ func (c *CLI) createCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cc, err := o.createConfig(cmd, args)
 			if err != nil {
-				return &StatusError{Status: "ctr: " + err.Error() + ".\nSee 'ctr create --help'.", Code: 125}
+				return &StatusError{Status: "ctr: " + err.Error(), Code: 125}
 			}
 			cl, err := c.Client(cmd.Context())
 			if err != nil {
@@ -299,7 +299,7 @@ func (c *CLI) runCommand() *cobra.Command {
 			ctx := cmd.Context()
 			cc, err := o.createConfig(cmd, args)
 			if err != nil {
-				return &StatusError{Status: "ctr: " + err.Error() + ".\nSee 'ctr run --help'.", Code: 125}
+				return &StatusError{Status: "ctr: " + err.Error(), Code: 125}
 			}
 			cl, err := c.Client(ctx)
 			if err != nil {
@@ -334,7 +334,7 @@ func (c *CLI) startFailed(ctx context.Context, cl *api.Client, id string, rm boo
 	if rm {
 		_, _ = cl.Containers.Remove(context.Background(), &api.RemoveContainerRequest{Id: id, Force: true, Volumes: true})
 	}
-	return &StatusError{Status: "ctr: Error response from daemon: " + errdefs.Message(err) + ".", Code: code}
+	return &StatusError{Status: "ctr: Error response from daemon: " + errdefs.Message(err), Code: code}
 }
 
 func exit125(err error) error {

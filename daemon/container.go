@@ -12,6 +12,7 @@ import (
 
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/ctrd/ctrd/api/types"
+	"github.com/ctrd/ctrd/daemon/volumes"
 	"github.com/ctrd/ctrd/restart"
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
@@ -58,6 +59,9 @@ type containerRecord struct {
 	State         containerState     `json:"state"`
 	RestartCount  int                `json:"restartCount"`
 	Mounts        []types.MountPoint `json:"mounts,omitempty"`
+	// MountSpecs are the container's resolved mounts (anonymous volumes
+	// named), in order.
+	MountSpecs []volumes.MountSpec `json:"mountSpecs,omitempty"`
 	// AnonymousVolumes are removed with `rm -v`.
 	AnonymousVolumes []string `json:"anonymousVolumes,omitempty"`
 }

@@ -50,6 +50,10 @@ func (d *Daemon) createContainer(ctx context.Context, name string, cc types.Crea
 	if err != nil {
 		return nil, nil, errdefs.InvalidArgument(fmt.Errorf("No command specified"))
 	}
+	mountSpecs, err := parseMountSpecs(&cc.HostConfig, merged)
+	if err != nil {
+		return nil, nil, errdefs.InvalidArgument(err)
+	}
 
 	id := newID()
 	c := &container{
@@ -91,6 +95,18 @@ func (d *Daemon) createContainer(ctx context.Context, name string, cc types.Crea
 			_ = d.images.Snapshotter().Remove(id)
 		}
 	}()
+	anon, undoVolumes, err := d.createVolumes(mountSpecs)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			undoVolumes()
+		}
+	}()
+	c.rec.MountSpecs = mountSpecs
+	c.rec.AnonymousVolumes = anon
+	c.rec.Mounts = d.mountPoints(mountSpecs)
 	if err := d.containers.reserve(c); err != nil {
 		return nil, nil, err
 	}

@@ -19,14 +19,10 @@ func (d *Daemon) validateHostConfigExtra(hc *types.HostConfig, cfg *types.Config
 	return restart.CheckAutoRemove(p, hc.AutoRemove)
 }
 
-// containerMounts adds the container's volumes and files to its spec.
-func (d *Daemon) containerMounts(c *container, rootfs string, o *spec.Options) error {
-	return nil
-}
+// networkFiles adds /etc/hosts, resolv.conf and hostname to the spec.
+func (d *Daemon) networkFiles(c *container, rootfs string, o *spec.Options) error { return nil }
 
-func (d *Daemon) unmountVolumes(c *container) {}
-
-func (d *Daemon) releaseContainerResources(c *container, volumes bool) {}
+func (d *Daemon) releaseEndpoint(c *container) {}
 
 func (d *Daemon) releaseNetwork(c *container) {}
 

@@ -21,6 +21,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	sdnotify "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/ctrd/ctrd/api"
+	"github.com/ctrd/ctrd/daemon/volumes"
 	"github.com/ctrd/ctrd/images"
 	"github.com/ctrd/ctrd/images/content"
 	"github.com/ctrd/ctrd/images/snapshot"
@@ -38,6 +39,7 @@ type Daemon struct {
 	images     *images.Store
 	uploads    *uploads
 	containers *containerStore
+	volumes    *volumes.Store
 	restarts   *restart.Supervisor
 	execs      execExits
 	started    time.Time
@@ -99,6 +101,11 @@ func New(cfg Config) (_ *Daemon, retErr error) {
 	}
 	d.uploads = newUploads()
 	d.restarts = restart.NewSupervisor()
+	vs, err := volumes.NewStore(filepath.Join(cfg.DataRoot, "volumes"), db)
+	if err != nil {
+		return nil, fmt.Errorf("open volume store: %w", err)
+	}
+	d.volumes = vs
 	cs2, err := newContainerStore(db)
 	if err != nil {
 		return nil, err
@@ -145,6 +152,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	api.RegisterUploadsService(srv, &uploadsService{u: d.uploads})
 	api.RegisterImagesService(srv, &imagesService{d: d})
 	api.RegisterContainersService(srv, &containersService{d: d})
+	api.RegisterVolumesService(srv, &volumesService{d: d})
 
 	lis, err := d.listen()
 	if err != nil {

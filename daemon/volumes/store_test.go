@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sort"
 	"sync"
 	"testing"
 
@@ -107,7 +109,7 @@ func TestStoreCreateGetList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 3 || list[len(list)-1].Name != "data" {
+	if len(list) != 3 || !sort.StringsAreSorted(names(list)) || !slices.Contains(names(list), "data") {
 		t.Fatalf("List = %v", names(list))
 	}
 

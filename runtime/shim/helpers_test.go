@@ -137,6 +137,13 @@ func testSpec(rootfs, id string, args ...string) *specs.Spec {
 	}
 }
 
+// jsonLine is one entry of Docker's json-file log format.
+type jsonLine struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
 // ctr is one test container.
 type ctr struct {
 	t         testing.TB
@@ -237,6 +244,14 @@ func (c *ctr) cleanup() {
 	}
 	if d := cgroupDirs(cgroupParent + "/" + c.id); len(d) > 0 {
 		c.t.Errorf("cgroup left behind: %v", d)
+	}
+	// The shim is this test binary: with -race, its reports land here.
+	if b, err := os.ReadFile(filepath.Join(c.bundle, shimLogName)); err == nil {
+		if bytes.Contains(b, []byte("DATA RACE")) || bytes.Contains(b, []byte("panic:")) {
+			c.t.Errorf("shim log:\n%s", b)
+		} else if len(b) > 0 && testing.Verbose() {
+			c.t.Logf("shim log:\n%s", b)
+		}
 	}
 }
 

@@ -2,12 +2,13 @@ package shim
 
 import (
 	"bytes"
-	"encoding/json"
 	"time"
+
+	"github.com/ctrd/ctrd/runtime/logfile"
 )
 
-// lineLog is where the shim writes the container's output lines
-// (runtime/logfile's Writer).
+// lineLog is where the shim writes the container's output lines: a
+// runtime/logfile Writer.
 type lineLog interface {
 	WriteLine(stream string, line []byte, t time.Time) error
 	Close() error
@@ -64,17 +65,9 @@ func (s *lineSplitter) emit(line []byte, t time.Time) {
 	}
 }
 
-// jsonLine is one entry of Docker's json-file log format.
-type jsonLine struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"`
-	Time   time.Time `json:"time"`
-}
-
-func marshalLine(stream string, line []byte, t time.Time) ([]byte, error) {
-	b, err := json.Marshal(jsonLine{Log: string(line), Stream: stream, Time: t.UTC()})
-	if err != nil {
-		return nil, err
+func openLog(path string, maxSize int64, maxFiles int) (lineLog, error) {
+	if maxFiles < 1 {
+		maxFiles = 1
 	}
-	return append(b, '\n'), nil
+	return logfile.NewWriter(path, maxSize, maxFiles)
 }

@@ -96,7 +96,15 @@ func Main(args []string) int {
 		logrus.SetLevel(logrus.DebugLevel)
 	}
 	// The shim outlives ctrd's session and terminal; it ends with Delete.
-	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
+	// These signals are caught and dropped rather than ignored: an ignored
+	// disposition would be inherited by the container's processes, where a
+	// shell then cannot even trap them.
+	drop := make(chan os.Signal, 8)
+	signal.Notify(drop, unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
+	go func() {
+		for range drop {
+		}
+	}()
 
 	s, err := newShim(c)
 	msg := readyMsg{}
@@ -118,6 +126,19 @@ func Main(args []string) int {
 	}
 	if err != nil {
 		return 1
+	}
+	// Hand back what setting up the container needed: the shim idles
+	// for the container's lifetime.
+	debug.FreeOSMemory()
+	if c.debug {
+		go func() {
+			time.Sleep(400 * time.Millisecond)
+			debug.FreeOSMemory()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			logf("memstats: heapAlloc %d heapInuse %d heapIdle %d heapReleased %d stackInuse %d sys %d mspan %d gcsys %d other %d numgc %d goroutines %d",
+				m.HeapAlloc, m.HeapInuse, m.HeapIdle, m.HeapReleased, m.StackInuse, m.Sys, m.MSpanInuse, m.GCSys, m.OtherSys, m.NumGC, runtime.NumGoroutine())
+		}()
 	}
 	<-s.done
 	return 0
@@ -258,7 +279,7 @@ func (s *shim) serve() error {
 	s.srv, s.ln = srv, tl
 	shimapi.RegisterShimService(srv, &service{s: s})
 	go func() {
-		if err := srv.Serve(context.Background(), tl); err != nil && !errors.Is(err, ttrpc.ErrServerClosed) {
+		if err := srv.Serve(context.Background(), tl); err != nil && !errors.Is(err, ttrpc.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			logf("serve: %v", err)
 		}
 	}()
