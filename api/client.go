@@ -24,6 +24,7 @@ type Client struct {
 	Images     ImagesService
 	Containers ContainersService
 	Volumes    VolumesService
+	Networks   NetworksService
 }
 
 // ErrDaemonUnreachable is wrapped by Dial errors when nothing answers on the
@@ -81,6 +82,7 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 		Images:     NewImagesClient(tc),
 		Containers: NewContainersClient(tc),
 		Volumes:    NewVolumesClient(tc),
+		Networks:   NewNetworksClient(tc),
 	}, nil
 }
 

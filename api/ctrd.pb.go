@@ -1305,6 +1305,163 @@ func (x *PruneVolumesResponse) GetSpaceReclaimed() uint64 {
 	return 0
 }
 
+type CreateNetworkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Subnet        string                 `protobuf:"bytes,2,opt,name=subnet,proto3" json:"subnet,omitempty"`
+	Gateway       string                 `protobuf:"bytes,3,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	Driver        string                 `protobuf:"bytes,4,opt,name=driver,proto3" json:"driver,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNetworkRequest) Reset() {
+	*x = CreateNetworkRequest{}
+	mi := &file_ctrd_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNetworkRequest) ProtoMessage() {}
+
+func (x *CreateNetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNetworkRequest.ProtoReflect.Descriptor instead.
+func (*CreateNetworkRequest) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateNetworkRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateNetworkRequest) GetSubnet() string {
+	if x != nil {
+		return x.Subnet
+	}
+	return ""
+}
+
+func (x *CreateNetworkRequest) GetGateway() string {
+	if x != nil {
+		return x.Gateway
+	}
+	return ""
+}
+
+func (x *CreateNetworkRequest) GetDriver() string {
+	if x != nil {
+		return x.Driver
+	}
+	return ""
+}
+
+type NetworkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkRequest) Reset() {
+	*x = NetworkRequest{}
+	mi := &file_ctrd_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkRequest) ProtoMessage() {}
+
+func (x *NetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkRequest.ProtoReflect.Descriptor instead.
+func (*NetworkRequest) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *NetworkRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type NetworkResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// JSON of a network (or a list of them for List).
+	Json          []byte `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkResponse) Reset() {
+	*x = NetworkResponse{}
+	mi := &file_ctrd_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkResponse) ProtoMessage() {}
+
+func (x *NetworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ctrd_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkResponse.ProtoReflect.Descriptor instead.
+func (*NetworkResponse) Descriptor() ([]byte, []int) {
+	return file_ctrd_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *NetworkResponse) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
 var File_ctrd_proto protoreflect.FileDescriptor
 
 const file_ctrd_proto_rawDesc = "" +
@@ -1392,7 +1549,16 @@ const file_ctrd_proto_rawDesc = "" +
 	"\x03all\x18\x01 \x01(\bR\x03all\"Y\n" +
 	"\x14PruneVolumesResponse\x12\x18\n" +
 	"\adeleted\x18\x01 \x03(\tR\adeleted\x12'\n" +
-	"\x0fspace_reclaimed\x18\x02 \x01(\x04R\x0espaceReclaimed2|\n" +
+	"\x0fspace_reclaimed\x18\x02 \x01(\x04R\x0espaceReclaimed\"t\n" +
+	"\x14CreateNetworkRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06subnet\x18\x02 \x01(\tR\x06subnet\x12\x18\n" +
+	"\agateway\x18\x03 \x01(\tR\agateway\x12\x16\n" +
+	"\x06driver\x18\x04 \x01(\tR\x06driver\"$\n" +
+	"\x0eNetworkRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"%\n" +
+	"\x0fNetworkResponse\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json2|\n" +
 	"\x06System\x12;\n" +
 	"\aVersion\x12\x16.google.protobuf.Empty\x1a\x18.ctrd.v1.VersionResponse\x125\n" +
 	"\x04Info\x12\x16.google.protobuf.Empty\x1a\x15.ctrd.v1.InfoResponse2\xc2\x01\n" +
@@ -1412,7 +1578,12 @@ const file_ctrd_proto_rawDesc = "" +
 	"\x04List\x12\x16.google.protobuf.Empty\x1a\x17.ctrd.v1.VolumeResponse\x12:\n" +
 	"\aInspect\x12\x16.ctrd.v1.VolumeRequest\x1a\x17.ctrd.v1.VolumeResponse\x12>\n" +
 	"\x06Remove\x12\x1c.ctrd.v1.RemoveVolumeRequest\x1a\x16.google.protobuf.Empty\x12D\n" +
-	"\x05Prune\x12\x1c.ctrd.v1.PruneVolumesRequest\x1a\x1d.ctrd.v1.PruneVolumesResponseB\x1eZ\x1cgithub.com/ctrd/ctrd/api;apib\x06proto3"
+	"\x05Prune\x12\x1c.ctrd.v1.PruneVolumesRequest\x1a\x1d.ctrd.v1.PruneVolumesResponse2\x80\x02\n" +
+	"\bNetworks\x12A\n" +
+	"\x06Create\x12\x1d.ctrd.v1.CreateNetworkRequest\x1a\x18.ctrd.v1.NetworkResponse\x128\n" +
+	"\x04List\x12\x16.google.protobuf.Empty\x1a\x18.ctrd.v1.NetworkResponse\x12<\n" +
+	"\aInspect\x12\x17.ctrd.v1.NetworkRequest\x1a\x18.ctrd.v1.NetworkResponse\x129\n" +
+	"\x06Remove\x12\x17.ctrd.v1.NetworkRequest\x1a\x16.google.protobuf.EmptyB\x1eZ\x1cgithub.com/ctrd/ctrd/api;apib\x06proto3"
 
 var (
 	file_ctrd_proto_rawDescOnce sync.Once
@@ -1426,7 +1597,7 @@ func file_ctrd_proto_rawDescGZIP() []byte {
 	return file_ctrd_proto_rawDescData
 }
 
-var file_ctrd_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_ctrd_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_ctrd_proto_goTypes = []any{
 	(*VersionResponse)(nil),      // 0: ctrd.v1.VersionResponse
 	(*InfoResponse)(nil),         // 1: ctrd.v1.InfoResponse
@@ -1452,16 +1623,19 @@ var file_ctrd_proto_goTypes = []any{
 	(*RemoveVolumeRequest)(nil),  // 21: ctrd.v1.RemoveVolumeRequest
 	(*PruneVolumesRequest)(nil),  // 22: ctrd.v1.PruneVolumesRequest
 	(*PruneVolumesResponse)(nil), // 23: ctrd.v1.PruneVolumesResponse
-	nil,                          // 24: ctrd.v1.CreateVolumeRequest.LabelsEntry
-	(*emptypb.Empty)(nil),        // 25: google.protobuf.Empty
+	(*CreateNetworkRequest)(nil), // 24: ctrd.v1.CreateNetworkRequest
+	(*NetworkRequest)(nil),       // 25: ctrd.v1.NetworkRequest
+	(*NetworkResponse)(nil),      // 26: ctrd.v1.NetworkResponse
+	nil,                          // 27: ctrd.v1.CreateVolumeRequest.LabelsEntry
+	(*emptypb.Empty)(nil),        // 28: google.protobuf.Empty
 }
 var file_ctrd_proto_depIdxs = []int32{
 	8,  // 0: ctrd.v1.ListImagesResponse.images:type_name -> ctrd.v1.ImageSummary
 	16, // 1: ctrd.v1.HistoryResponse.items:type_name -> ctrd.v1.HistoryItem
-	24, // 2: ctrd.v1.CreateVolumeRequest.labels:type_name -> ctrd.v1.CreateVolumeRequest.LabelsEntry
-	25, // 3: ctrd.v1.System.Version:input_type -> google.protobuf.Empty
-	25, // 4: ctrd.v1.System.Info:input_type -> google.protobuf.Empty
-	25, // 5: ctrd.v1.Uploads.Open:input_type -> google.protobuf.Empty
+	27, // 2: ctrd.v1.CreateVolumeRequest.labels:type_name -> ctrd.v1.CreateVolumeRequest.LabelsEntry
+	28, // 3: ctrd.v1.System.Version:input_type -> google.protobuf.Empty
+	28, // 4: ctrd.v1.System.Info:input_type -> google.protobuf.Empty
+	28, // 5: ctrd.v1.Uploads.Open:input_type -> google.protobuf.Empty
 	3,  // 6: ctrd.v1.Uploads.Write:input_type -> ctrd.v1.WriteUploadRequest
 	4,  // 7: ctrd.v1.Uploads.Close:input_type -> ctrd.v1.CloseUploadRequest
 	5,  // 8: ctrd.v1.Images.Import:input_type -> ctrd.v1.ImportRequest
@@ -1471,28 +1645,36 @@ var file_ctrd_proto_depIdxs = []int32{
 	13, // 12: ctrd.v1.Images.Remove:input_type -> ctrd.v1.RemoveImageRequest
 	15, // 13: ctrd.v1.Images.History:input_type -> ctrd.v1.HistoryRequest
 	18, // 14: ctrd.v1.Volumes.Create:input_type -> ctrd.v1.CreateVolumeRequest
-	25, // 15: ctrd.v1.Volumes.List:input_type -> google.protobuf.Empty
+	28, // 15: ctrd.v1.Volumes.List:input_type -> google.protobuf.Empty
 	19, // 16: ctrd.v1.Volumes.Inspect:input_type -> ctrd.v1.VolumeRequest
 	21, // 17: ctrd.v1.Volumes.Remove:input_type -> ctrd.v1.RemoveVolumeRequest
 	22, // 18: ctrd.v1.Volumes.Prune:input_type -> ctrd.v1.PruneVolumesRequest
-	0,  // 19: ctrd.v1.System.Version:output_type -> ctrd.v1.VersionResponse
-	1,  // 20: ctrd.v1.System.Info:output_type -> ctrd.v1.InfoResponse
-	2,  // 21: ctrd.v1.Uploads.Open:output_type -> ctrd.v1.OpenUploadResponse
-	25, // 22: ctrd.v1.Uploads.Write:output_type -> google.protobuf.Empty
-	25, // 23: ctrd.v1.Uploads.Close:output_type -> google.protobuf.Empty
-	6,  // 24: ctrd.v1.Images.Import:output_type -> ctrd.v1.ImportResponse
-	9,  // 25: ctrd.v1.Images.List:output_type -> ctrd.v1.ListImagesResponse
-	11, // 26: ctrd.v1.Images.Inspect:output_type -> ctrd.v1.InspectImageResponse
-	25, // 27: ctrd.v1.Images.Tag:output_type -> google.protobuf.Empty
-	14, // 28: ctrd.v1.Images.Remove:output_type -> ctrd.v1.RemoveImageResponse
-	17, // 29: ctrd.v1.Images.History:output_type -> ctrd.v1.HistoryResponse
-	20, // 30: ctrd.v1.Volumes.Create:output_type -> ctrd.v1.VolumeResponse
-	20, // 31: ctrd.v1.Volumes.List:output_type -> ctrd.v1.VolumeResponse
-	20, // 32: ctrd.v1.Volumes.Inspect:output_type -> ctrd.v1.VolumeResponse
-	25, // 33: ctrd.v1.Volumes.Remove:output_type -> google.protobuf.Empty
-	23, // 34: ctrd.v1.Volumes.Prune:output_type -> ctrd.v1.PruneVolumesResponse
-	19, // [19:35] is the sub-list for method output_type
-	3,  // [3:19] is the sub-list for method input_type
+	24, // 19: ctrd.v1.Networks.Create:input_type -> ctrd.v1.CreateNetworkRequest
+	28, // 20: ctrd.v1.Networks.List:input_type -> google.protobuf.Empty
+	25, // 21: ctrd.v1.Networks.Inspect:input_type -> ctrd.v1.NetworkRequest
+	25, // 22: ctrd.v1.Networks.Remove:input_type -> ctrd.v1.NetworkRequest
+	0,  // 23: ctrd.v1.System.Version:output_type -> ctrd.v1.VersionResponse
+	1,  // 24: ctrd.v1.System.Info:output_type -> ctrd.v1.InfoResponse
+	2,  // 25: ctrd.v1.Uploads.Open:output_type -> ctrd.v1.OpenUploadResponse
+	28, // 26: ctrd.v1.Uploads.Write:output_type -> google.protobuf.Empty
+	28, // 27: ctrd.v1.Uploads.Close:output_type -> google.protobuf.Empty
+	6,  // 28: ctrd.v1.Images.Import:output_type -> ctrd.v1.ImportResponse
+	9,  // 29: ctrd.v1.Images.List:output_type -> ctrd.v1.ListImagesResponse
+	11, // 30: ctrd.v1.Images.Inspect:output_type -> ctrd.v1.InspectImageResponse
+	28, // 31: ctrd.v1.Images.Tag:output_type -> google.protobuf.Empty
+	14, // 32: ctrd.v1.Images.Remove:output_type -> ctrd.v1.RemoveImageResponse
+	17, // 33: ctrd.v1.Images.History:output_type -> ctrd.v1.HistoryResponse
+	20, // 34: ctrd.v1.Volumes.Create:output_type -> ctrd.v1.VolumeResponse
+	20, // 35: ctrd.v1.Volumes.List:output_type -> ctrd.v1.VolumeResponse
+	20, // 36: ctrd.v1.Volumes.Inspect:output_type -> ctrd.v1.VolumeResponse
+	28, // 37: ctrd.v1.Volumes.Remove:output_type -> google.protobuf.Empty
+	23, // 38: ctrd.v1.Volumes.Prune:output_type -> ctrd.v1.PruneVolumesResponse
+	26, // 39: ctrd.v1.Networks.Create:output_type -> ctrd.v1.NetworkResponse
+	26, // 40: ctrd.v1.Networks.List:output_type -> ctrd.v1.NetworkResponse
+	26, // 41: ctrd.v1.Networks.Inspect:output_type -> ctrd.v1.NetworkResponse
+	28, // 42: ctrd.v1.Networks.Remove:output_type -> google.protobuf.Empty
+	23, // [23:43] is the sub-list for method output_type
+	3,  // [3:23] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -1509,9 +1691,9 @@ func file_ctrd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ctrd_proto_rawDesc), len(file_ctrd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   28,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_ctrd_proto_goTypes,
 		DependencyIndexes: file_ctrd_proto_depIdxs,

@@ -343,3 +343,87 @@ func (c *volumesClient) Prune(ctx context.Context, req *PruneVolumesRequest) (*P
 	}
 	return &resp, nil
 }
+
+type NetworksService interface {
+	Create(context.Context, *CreateNetworkRequest) (*NetworkResponse, error)
+	List(context.Context, *emptypb.Empty) (*NetworkResponse, error)
+	Inspect(context.Context, *NetworkRequest) (*NetworkResponse, error)
+	Remove(context.Context, *NetworkRequest) (*emptypb.Empty, error)
+}
+
+func RegisterNetworksService(srv *ttrpc.Server, svc NetworksService) {
+	srv.RegisterService("ctrd.v1.Networks", &ttrpc.ServiceDesc{
+		Methods: map[string]ttrpc.Method{
+			"Create": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req CreateNetworkRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Create(ctx, &req)
+			},
+			"List": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req emptypb.Empty
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.List(ctx, &req)
+			},
+			"Inspect": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req NetworkRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Inspect(ctx, &req)
+			},
+			"Remove": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req NetworkRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Remove(ctx, &req)
+			},
+		},
+	})
+}
+
+type networksClient struct {
+	client *ttrpc.Client
+}
+
+func NewNetworksClient(client *ttrpc.Client) NetworksService {
+	return &networksClient{
+		client: client,
+	}
+}
+
+func (c *networksClient) Create(ctx context.Context, req *CreateNetworkRequest) (*NetworkResponse, error) {
+	var resp NetworkResponse
+	if err := c.client.Call(ctx, "ctrd.v1.Networks", "Create", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *networksClient) List(ctx context.Context, req *emptypb.Empty) (*NetworkResponse, error) {
+	var resp NetworkResponse
+	if err := c.client.Call(ctx, "ctrd.v1.Networks", "List", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *networksClient) Inspect(ctx context.Context, req *NetworkRequest) (*NetworkResponse, error) {
+	var resp NetworkResponse
+	if err := c.client.Call(ctx, "ctrd.v1.Networks", "Inspect", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *networksClient) Remove(ctx context.Context, req *NetworkRequest) (*emptypb.Empty, error) {
+	var resp emptypb.Empty
+	if err := c.client.Call(ctx, "ctrd.v1.Networks", "Remove", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}

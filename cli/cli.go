@@ -111,6 +111,8 @@ func (c *CLI) rootCommand() *cobra.Command {
 		c.logsCommand(),
 		c.commitCommand(),
 		c.volumeCommand(),
+		c.networkCommand(),
+		c.portCommand(),
 	)
 	return root
 }

@@ -331,7 +331,9 @@ func (c *CLI) startFailed(ctx context.Context, cl *api.Client, id string, rm boo
 	if resp, ierr := cl.Containers.Wait(ctx, &api.WaitContainerRequest{Id: id}); ierr == nil && (resp.ExitCode == 126 || resp.ExitCode == 127) {
 		code = int(resp.ExitCode)
 	}
-	if rm {
+	// A container that could not start for a conflict (a host port already
+	// taken) is of no use: nothing of it is left, as with --rm.
+	if rm || errdefs.IsConflict(err) {
 		_, _ = cl.Containers.Remove(context.Background(), &api.RemoveContainerRequest{Id: id, Force: true, Volumes: true})
 	}
 	return &StatusError{Status: "ctr: Error response from daemon: " + errdefs.Message(err), Code: code}

@@ -25,6 +25,7 @@ import (
 	"github.com/ctrd/ctrd/images"
 	"github.com/ctrd/ctrd/images/content"
 	"github.com/ctrd/ctrd/images/snapshot"
+	"github.com/ctrd/ctrd/network"
 	"github.com/ctrd/ctrd/restart"
 	"github.com/sirupsen/logrus"
 	bolt "go.etcd.io/bbolt"
@@ -40,6 +41,7 @@ type Daemon struct {
 	uploads    *uploads
 	containers *containerStore
 	volumes    *volumes.Store
+	network    *network.Manager
 	restarts   *restart.Supervisor
 	execs      execExits
 	started    time.Time
@@ -106,6 +108,16 @@ func New(cfg Config) (_ *Daemon, retErr error) {
 		return nil, fmt.Errorf("open volume store: %w", err)
 	}
 	d.volumes = vs
+	nm, err := network.New(db, network.Config{
+		Bridge:    cfg.Bridge,
+		BIP:       cfg.BIP,
+		ExecRoot:  cfg.ExecRoot,
+		TableName: firewallTable(cfg.Bridge),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("networking: %w", err)
+	}
+	d.network = nm
 	cs2, err := newContainerStore(db)
 	if err != nil {
 		return nil, err
@@ -153,6 +165,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	api.RegisterImagesService(srv, &imagesService{d: d})
 	api.RegisterContainersService(srv, &containersService{d: d})
 	api.RegisterVolumesService(srv, &volumesService{d: d})
+	api.RegisterNetworksService(srv, &networksService{d: d})
 
 	lis, err := d.listen()
 	if err != nil {
@@ -268,6 +281,9 @@ func (d *Daemon) Close() {
 		for _, p := range d.sockets {
 			_ = os.Remove(p)
 		}
+		if d.network != nil {
+			_ = d.network.Close()
+		}
 		if d.db != nil {
 			_ = d.db.Close()
 		}
@@ -280,7 +296,17 @@ func (d *Daemon) Close() {
 func (d *Daemon) shuttingDown() bool { return d.stopping.Load() }
 
 // warnings are repeated to users on create/run (e.g. no IP forwarding).
-func (d *Daemon) warnings() []string { return nil }
+func (d *Daemon) warnings() []string { return d.network.Warnings() }
+
+// firewallTable names ctrd's nftables table. A daemon on another bridge
+// (a second instance, or a test) gets its own table, so daemons never share
+// or remove each other's rules.
+func firewallTable(bridge string) string {
+	if bridge == "" || bridge == "ctr0" {
+		return "ctrd"
+	}
+	return "ctrd_" + bridge
+}
 
 func (d *Daemon) restartPendingSince(id string) time.Time {
 	t, _ := d.restarts.Pending(id)

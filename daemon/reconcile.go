@@ -104,6 +104,16 @@ func (d *Daemon) reconcileContainers() error {
 		c.mu.Unlock()
 	}
 	d.cleanupOrphans(known)
+	// Firewall rules and veths: exactly those of running containers.
+	running := map[string]string{}
+	for _, c := range d.containers.list() {
+		if c.shim != nil {
+			running[c.rec.ID] = d.network.NetNSPath(c.rec.ID)
+		}
+	}
+	if err := d.network.Reconcile(running); err != nil {
+		logrus.WithError(err).Warn("reconcile networking")
+	}
 	if len(toStart) > 0 {
 		go func() {
 			for _, c := range toStart {
