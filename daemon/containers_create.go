@@ -75,6 +75,9 @@ func (d *Daemon) createContainer(ctx context.Context, name string, cc types.Crea
 	}
 	if c.rec.Config.Hostname == "" {
 		c.rec.Config.Hostname = id[:12]
+		if networkMode(&cc.HostConfig) == "host" {
+			c.rec.Config.Hostname, _ = os.Hostname()
+		}
 	}
 	if c.rec.Name == "" {
 		c.rec.Name = generateName(func(n string) bool { _, err := d.containers.get(n); return err == nil })

@@ -165,6 +165,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	api.RegisterImagesService(srv, &imagesService{d: d})
 	api.RegisterContainersService(srv, &containersService{d: d})
 	api.RegisterVolumesService(srv, &volumesService{d: d})
+	api.RegisterBuildsService(srv, &buildService{d: d})
 	api.RegisterNetworksService(srv, &networksService{d: d})
 
 	lis, err := d.listen()

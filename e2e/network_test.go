@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// clientHost is a network namespace with its own veth to the host: the
+// way another machine reaches this one. Addresses are a /30 the test owns.
+type clientHost struct {
+	ns, hostIP, clientIP string
+}
+
+func newClientHost(t *testing.T) *clientHost {
+	t.Helper()
+	sub, err := pickSubnet() // 10.x.y.1/24, free on this host
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := strings.TrimSuffix(sub, ".1/24")
+	c := &clientHost{ns: "ctc" + randHex(4), hostIP: base + ".1", clientIP: base + ".2"}
+	hv, cv := c.ns+"h", c.ns+"c"
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", hv).Run()
+		exec.Command("ip", "netns", "del", c.ns).Run()
+	})
+	run("ip", "netns", "add", c.ns)
+	run("ip", "link", "add", hv, "type", "veth", "peer", "name", cv)
+	run("ip", "link", "set", cv, "netns", c.ns)
+	run("ip", "addr", "add", c.hostIP+"/24", "dev", hv)
+	run("ip", "link", "set", hv, "up")
+	run("ip", "netns", "exec", c.ns, "ip", "addr", "add", c.clientIP+"/24", "dev", cv)
+	run("ip", "netns", "exec", c.ns, "ip", "link", "set", cv, "up")
+	run("ip", "netns", "exec", c.ns, "ip", "link", "set", "lo", "up")
+	return c
+}
+
+// get fetches url from inside the client host.
+func (c *clientHost) get(url string) (string, error) {
+	// curl, not the host's busybox: a static glibc wget crashes in its
+	// resolver setup on the host.
+	out, err := exec.Command("ip", "netns", "exec", c.ns, "curl", "-s", "-m", "3", url).CombinedOutput()
+	return string(out), err
+}
+
+func httpGet(url string) (string, error) {
+	cl := http.Client{Timeout: 3 * time.Second}
+	resp, err := cl.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func nftTable(t *testing.T, name string) string {
+	out, _ := exec.Command("nft", "list", "table", "ip", name).CombinedOutput()
+	return string(out)
+}
+
+func TestPublishedPorts(t *testing.T) {
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed")
+	}
+	// A foreign table that must stay untouched.
+	foreign := "ctrd_foreign_" + randHex(3)
+	exec.Command("nft", "add", "table", "ip", foreign).Run()
+	exec.Command("nft", "add", "chain", "ip", foreign, "c").Run()
+	exec.Command("nft", "add", "rule", "ip", foreign, "c", "counter").Run()
+	t.Cleanup(func() { exec.Command("nft", "delete", "table", "ip", foreign).Run() })
+	foreignBefore := nftTable(t, foreign)
+
+	d := busyboxDaemon(t)
+	client := newClientHost(t)
+	www := filepath.Join(d.Root, "www")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello-from-web\n"), 0o644)
+	port := freePort(t)
+	d.MustCtr(t, "run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	want := "hello-from-web\n"
+	waitFor(t, 5*time.Second, func() bool { s, _ := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port)); return s == want })
+	// From the host through a non-loopback address of its own.
+	if s, err := httpGet(fmt.Sprintf("http://%s:%d/", client.hostIP, port)); s != want {
+		t.Fatalf("via host address %s: %q %v", client.hostIP, s, err)
+	}
+	// From another host.
+	if s, err := client.get(fmt.Sprintf("http://%s:%d/", client.hostIP, port)); s != want {
+		t.Fatalf("from the client host: %q %v", s, err)
+	}
+	// From another container (hairpin through the host's address).
+	if s := d.MustCtr(t, "run", "--rm", "busybox", "timeout", "5", "wget", "-q", "-O", "-", fmt.Sprintf("http://%s:%d/", client.hostIP, port)); s+"\n" != want {
+		t.Fatalf("from a container: %q", s)
+	}
+	if ps := d.MustCtr(t, "ps", "--format", "{{.Ports}}"); ps != fmt.Sprintf("0.0.0.0:%d->80/tcp", port) {
+		t.Fatalf("ps PORTS: %q", ps)
+	}
+	if p := d.MustCtr(t, "port", "web"); p != fmt.Sprintf("80/tcp -> 0.0.0.0:%d", port) {
+		t.Fatalf("ctr port: %q", p)
+	}
+	ip := d.MustCtr(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.MacAddress}}", "web")
+	if f := strings.Fields(ip); len(f) != 3 || net.ParseIP(f[0]) == nil || !strings.HasPrefix(f[2], "02:42:") {
+		t.Fatalf("NetworkSettings: %q", ip)
+	}
+	// Bound to 127.0.0.1 only, and UDP.
+	lport := freePort(t)
+	d.MustCtr(t, "run", "-d", "--name", "local", "-p", fmt.Sprintf("127.0.0.1:%d:80/tcp", lport), "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	waitFor(t, 5*time.Second, func() bool { s, _ := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", lport)); return s == want })
+	if s, _ := client.get(fmt.Sprintf("http://%s:%d/", client.hostIP, lport)); s == want {
+		t.Fatal("a port published on 127.0.0.1 answered another host")
+	}
+	uport := freePort(t)
+	tools := buildUDPEcho(t, d)
+	d.MustCtr(t, "run", "-d", "--name", "udp", "-p", fmt.Sprintf("%d:53/udp", uport), "-v", tools+":/t:ro", "busybox", "/t/udpecho", "53")
+	for _, host := range []string{"127.0.0.1", client.hostIP} {
+		waitFor(t, 10*time.Second, func() bool { return udpPing(fmt.Sprintf("%s:%d", host, uport)) })
+	}
+
+	// Conflicts: another container's port, a host process's port.
+	r := d.Ctr("run", "-d", "--name", "clash", "-p", fmt.Sprintf("%d:80", port), "busybox", "sleep", "10")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "web") {
+		t.Fatalf("port of another container: %s", r)
+	}
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := l.Addr().(*net.TCPAddr).Port
+	r = d.Ctr("run", "-d", "--name", "clash2", "-p", fmt.Sprintf("%d:80", held), "busybox", "sleep", "10")
+	l.Close()
+	if r.Code == 0 || !strings.Contains(r.Stderr, "e2e.test") && !strings.Contains(r.Stderr, "pid") {
+		t.Fatalf("port held by a host process must name it: %s", r)
+	}
+	if out := d.Ctr("inspect", "clash"); out.Code == 0 {
+		t.Fatal("failed run left its container")
+	}
+
+	// Rules exist exactly while containers run.
+	table := "ctrd_" + d.Bridge
+	if !strings.Contains(nftTable(t, table), fmt.Sprint(port)) {
+		t.Fatalf("no rule for %d in %s:\n%s", port, table, nftTable(t, table))
+	}
+	veths := func() int {
+		out, _ := exec.Command("ip", "-o", "link", "show", "master", d.Bridge).CombinedOutput()
+		return strings.Count(string(out), "\n")
+	}
+	if n := veths(); n != 3 {
+		t.Fatalf("%d veths on the bridge, want 3", n)
+	}
+	d.MustCtr(t, "rm", "-f", "web")
+	if strings.Contains(nftTable(t, table), fmt.Sprint(port)) {
+		t.Fatalf("rule for %d left after rm:\n%s", port, nftTable(t, table))
+	}
+	if n := veths(); n != 2 {
+		t.Fatalf("%d veths after rm, want 2", n)
+	}
+	// Crash: container stops while ctrd is dead; after restart no stale rule.
+	lpid := d.MustCtr(t, "inspect", "-f", "{{.State.Pid}}", "local")
+	d.Kill9(t)
+	exec.Command("kill", "-9", lpid).Run()
+	rulesBefore := nftTable(t, table)
+	d.Restart(t)
+	waitFor(t, 5*time.Second, func() bool { return !strings.Contains(nftTable(t, table), fmt.Sprint(lport)) })
+	if !strings.Contains(nftTable(t, table), fmt.Sprint(uport)) {
+		t.Fatalf("rule of the running container lost in the restart:\n%s\nbefore:\n%s", nftTable(t, table), rulesBefore)
+	}
+	if got := strings.Count(nftTable(t, table), fmt.Sprintf("dport %d", uport)); got == 0 {
+		t.Fatalf("udp rule missing")
+	}
+	if foreignAfter := nftTable(t, foreign); foreignAfter != foreignBefore {
+		t.Fatalf("foreign table changed:\nbefore:\n%s\nafter:\n%s", foreignBefore, foreignAfter)
+	}
+}
+
+func TestPublishAllAndBadPorts(t *testing.T) {
+	d := busyboxDaemon(t)
+	d.MustCtr(t, "commit", "-c", "EXPOSE 80", "-c", "EXPOSE 53/udp", d.MustCtr(t, "create", "busybox"), "exposed:latest")
+	d.MustCtr(t, "run", "-d", "--name", "pall", "-P", "exposed", "sleep", "100")
+	ports := d.MustCtr(t, "port", "pall")
+	if !strings.Contains(ports, "80/tcp -> 0.0.0.0:") || !strings.Contains(ports, "53/udp -> 0.0.0.0:") {
+		t.Fatalf("-P: %q", ports)
+	}
+	for _, p := range []string{"99999:80", "abc", "80:80/foo", "8000-8002:80-81", "0.0.0.0.1:80:80"} {
+		r := d.Ctr("run", "-d", "-p", p, "busybox", "true")
+		if r.Code != 125 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("-p %s: %s", p, r)
+		}
+	}
+	for _, args := range [][]string{{"--network", "nosuch"}, {"--dns", "notanip"}, {"--add-host", "nocolon"}} {
+		r := d.Ctr(append(append([]string{"run", "-d"}, args...), "busybox", "true")...)
+		if r.Code != 125 {
+			t.Errorf("%v: %s", args, r)
+		}
+	}
+	if n := len(strings.Fields(d.MustCtr(t, "ps", "-aq"))); n != 2 { // the committed one and pall
+		t.Errorf("bad input left containers (%d)", n)
+	}
+}
+
+func TestNetworkModesAndUserNetworks(t *testing.T) {
+	d := busyboxDaemon(t)
+	out := d.MustCtr(t, "run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '")
+	if strings.TrimSpace(out) != "lo" {
+		t.Fatalf("--network none: %q", out)
+	}
+	hostName, _ := os.Hostname()
+	out = d.MustCtr(t, "run", "--rm", "--network", "host", "busybox", "sh", "-c", "hostname; ls /sys/class/net | grep -c "+d.Bridge)
+	if !strings.HasPrefix(out, hostName+"\n") || !strings.HasSuffix(out, "1") {
+		t.Fatalf("--network host: %q", out)
+	}
+	out = d.MustCtr(t, "run", "--rm", "--dns", "10.1.2.3", "--dns-search", "example.test", "--add-host", "db.local:10.9.9.9", "--name", "named", "busybox",
+		"sh", "-c", "cat /etc/resolv.conf /etc/hosts /etc/hostname")
+	for _, want := range []string{"nameserver 10.1.2.3", "search example.test", "10.9.9.9\tdb.local", "named", "127.0.0.1\tlocalhost"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("network files lack %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "nameserver 127.") {
+		t.Errorf("loopback nameserver leaked into resolv.conf:\n%s", out)
+	}
+
+	sub, err := pickSubnet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	netName := "appnet" + randHex(2)
+	d.MustCtr(t, "network", "create", "--subnet", strings.TrimSuffix(sub, ".1/24")+".0/24", netName)
+	r := d.Ctr("network", "create", "--subnet", strings.TrimSuffix(sub, ".1/24")+".0/24", netName+"x")
+	if r.Code == 0 {
+		t.Fatalf("overlapping subnet accepted: %s", r)
+	}
+	if ls := d.MustCtr(t, "network", "ls"); !strings.Contains(ls, netName) || !strings.Contains(ls, "bridge") {
+		t.Fatalf("network ls: %q", ls)
+	}
+	www := filepath.Join(d.Root, "www")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("db-page\n"), 0o644)
+	d.MustCtr(t, "run", "-d", "--network", netName, "--name", "db", "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	var got string
+	waitFor(t, 10*time.Second, func() bool {
+		got = d.Ctr("run", "--rm", "--network", netName, "busybox", "timeout", "3", "wget", "-q", "-O", "-", "http://db/").Stdout
+		return got == "db-page\n"
+	})
+	if out := d.MustCtr(t, "run", "--rm", "--network", netName, "busybox", "ping", "-c1", "-W2", "db"); !strings.Contains(out, "1 packets received") {
+		t.Fatalf("ping db: %q", out)
+	}
+	r = d.Ctr("network", "rm", netName)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "db") {
+		t.Fatalf("rm of a network in use must name the container: %s", r)
+	}
+	d.MustCtr(t, "rm", "-f", "db")
+	d.MustCtr(t, "network", "rm", netName)
+	if r := d.Ctr("network", "inspect", netName); r.Code == 0 {
+		t.Fatal("network still there")
+	}
+}
+
+// buildUDPEcho builds testdata/udpecho statically into a directory to
+// bind-mount into containers.
+func buildUDPEcho(t *testing.T, d *Daemon) string {
+	dir := filepath.Join(d.Root, "tools")
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "udpecho"), "./testdata/udpecho")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build udpecho: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func udpPing(addr string) bool {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	c.Write([]byte("ping"))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	return err == nil && string(buf[:n]) == "pong-ping"
+}
