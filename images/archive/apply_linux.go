@@ -82,7 +82,9 @@ var (
 // Apply expects to be the only writer of dir while it runs (dir is not yet
 // visible to any container); under that assumption it keeps a cache of the
 // directories it has created or verified to be real directories, so most
-// entries cost no path resolution at all.
+// entries cost no path resolution at all, and writes small files on a few
+// worker goroutines (see workers_linux.go). All of them have stopped when
+// Apply returns.
 func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 	root, err := filepath.Abs(dir)
 	if err == nil {
@@ -218,7 +220,7 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 		if hdr.Typeflag != tar.TypeDir {
 			return fmt.Errorf("archive: tar entry %q: the root can only be a directory", hdr.Name)
 		}
-		return a.dirMeta(".", hdr)
+		return a.entryErr(hdr, a.dirMeta(".", hdr))
 	}
 	dirName, base := splitName(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
@@ -246,7 +248,7 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 
 	parent, err := a.ensureDir(dirName, true)
 	if err != nil {
-		return fmt.Errorf("archive: tar entry %q: %w", hdr.Name, err)
+		return a.entryErr(hdr, err)
 	}
 	rel := joinName(parent, base)
 	if err := a.waitFor(rel); err != nil {
@@ -270,10 +272,23 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 	default:
 		return fmt.Errorf("archive: tar entry %q: unsupported type %q", hdr.Name, hdr.Typeflag)
 	}
-	if err != nil {
-		return fmt.Errorf("archive: tar entry %q: %w", hdr.Name, err)
+	return a.entryErr(hdr, err)
+}
+
+// entryErr names the entry in err, unless err is a worker's error coming
+// through a wait (which names its own entry).
+func (a *applier) entryErr(hdr *tar.Header, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	if a.failed.Load() {
+		return a.wait()
+	}
+	var up *unsafePathError
+	if errors.As(err, &up) {
+		return err
+	}
+	return fmt.Errorf("archive: tar entry %q: %w", hdr.Name, err)
 }
 
 // ensureDir returns the real path (relative to the root, symlinks resolved
@@ -407,7 +422,7 @@ func (a *applier) whiteout(hdr *tar.Header, dirName, base string) error {
 	if base == whiteoutOpaque {
 		parent, err := a.ensureDir(dirName, true)
 		if err != nil {
-			return fmt.Errorf("archive: tar entry %q: %w", hdr.Name, err)
+			return a.entryErr(hdr, err)
 		}
 		if err := unix.Lsetxattr(a.abs(parent), overlayOpaqueXattr, []byte("y"), 0); err != nil {
 			return fmt.Errorf("archive: tar entry %q: setting %s: %w", hdr.Name, overlayOpaqueXattr, err)
@@ -423,11 +438,11 @@ func (a *applier) whiteout(hdr *tar.Header, dirName, base string) error {
 	}
 	parent, err := a.ensureDir(dirName, true)
 	if err != nil {
-		return fmt.Errorf("archive: tar entry %q: %w", hdr.Name, err)
+		return a.entryErr(hdr, err)
 	}
 	rel := joinName(parent, target)
 	if err := a.remove(rel); err != nil {
-		return fmt.Errorf("archive: tar entry %q: %w", hdr.Name, err)
+		return a.entryErr(hdr, err)
 	}
 	if err := unix.Mknodat(a.rootfd, rel, unix.S_IFCHR, 0); err != nil {
 		return fmt.Errorf("archive: tar entry %q: whiteout: %w", hdr.Name, err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -80,8 +81,9 @@ func DetectCompression(head []byte) Compression {
 //
 // Compressed streams are decompressed by a read-ahead goroutine, so that on a
 // multi-core machine decompression overlaps with whatever the caller does
-// with the bytes (e.g. writing files in Apply). After Close that goroutine may
-// still finish one pending Read on r.
+// with the bytes (e.g. writing files in Apply). Close stops it and waits for
+// a Read of r under way to return, so r is never read after Close returns
+// (to abort a stalled network read, close the source first).
 func DecompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(magicLen)
@@ -123,12 +125,15 @@ type readahead struct {
 	c     Compression
 	ready chan chunk
 	free  chan []byte
-	done  chan struct{}
+	done  chan struct{} // closed by Close
+	exit  chan struct{} // closed when fill returns
 	once  sync.Once
 	cur   chunk
 	off   int
 	err   error
 }
+
+var errReadAfterClose = errors.New("archive: read of a closed decompressor")
 
 type chunk struct {
 	buf []byte
@@ -147,6 +152,7 @@ func newReadahead(src io.ReadCloser, c Compression) *readahead {
 		ready: make(chan chunk, chunkCount),
 		free:  make(chan []byte, chunkCount),
 		done:  make(chan struct{}),
+		exit:  make(chan struct{}),
 	}
 	for i := 0; i < chunkCount; i++ {
 		ra.free <- make([]byte, chunkSize)
@@ -156,6 +162,7 @@ func newReadahead(src io.ReadCloser, c Compression) *readahead {
 }
 
 func (ra *readahead) fill(src io.ReadCloser) {
+	defer close(ra.exit)
 	defer src.Close()
 	for {
 		var buf []byte
@@ -170,6 +177,11 @@ func (ra *readahead) fill(src io.ReadCloser) {
 		n := 0
 		var err error
 		for n < len(buf) && err == nil {
+			select {
+			case <-ra.done:
+				return
+			default:
+			}
 			var m int
 			m, err = src.Read(buf[n:])
 			n += m
@@ -190,7 +202,12 @@ func (ra *readahead) Read(p []byte) (int, error) {
 			ra.free <- ra.cur.buf[:0]
 			ra.cur.buf = nil
 		}
-		ra.cur = <-ra.ready
+		select {
+		case ra.cur = <-ra.ready:
+		case <-ra.done:
+			ra.cur, ra.off, ra.err = chunk{}, 0, errReadAfterClose
+			continue
+		}
 		ra.off = 0
 		if ra.cur.err != nil {
 			ra.err = ra.cur.err
@@ -204,9 +221,9 @@ func (ra *readahead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the read-ahead goroutine; it does not wait for a Read on the
-// underlying stream that is already under way.
+// Close stops the read-ahead goroutine and waits for it to return.
 func (ra *readahead) Close() error {
 	ra.once.Do(func() { close(ra.done) })
+	<-ra.exit
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -137,5 +139,30 @@ func TestDetectCompressionShort(t *testing.T) {
 	}
 	if b, err := io.ReadAll(rc); err != nil || len(b) != 0 {
 		t.Errorf("empty stream read %q %v", b, err)
+	}
+}
+
+func TestDecompressStreamClose(t *testing.T) {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write(bytes.Repeat([]byte("abc"), 3<<20))
+	w.Close()
+	src := &countingReader{r: iotest.OneByteReader(bytes.NewReader(b.Bytes()))}
+	rc, _, err := DecompressStream(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(rc, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	n := src.n // no race: Close waited for the read-ahead goroutine
+	rc.Close()
+	time.Sleep(10 * time.Millisecond)
+	if src.n != n {
+		t.Errorf("source read after Close")
+	}
+	if _, err := io.ReadAll(rc); err == nil {
+		t.Errorf("read after close: no error")
 	}
 }

@@ -166,3 +166,14 @@ func requireRoot(t testing.TB) {
 		t.Skip("needs root")
 	}
 }
+
+// forEachMode runs f with Apply writing files sequentially and with workers.
+func forEachMode(t *testing.T, f func(t *testing.T)) {
+	for _, workers := range []int{0, applyWorkers} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			defer func(w int) { applyWorkers = w }(applyWorkers)
+			applyWorkers = workers
+			f(t)
+		})
+	}
+}

@@ -220,55 +220,57 @@ func TestApplyHostile(t *testing.T) {
 			},
 		},
 	}
-	for _, c := range cases {
-		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
-			p := t.TempDir()
-			root, canary := filepath.Join(p, "root"), filepath.Join(p, "canary")
-			for _, d := range []string{root, canary, filepath.Join(canary, "e")} {
-				if err := os.Mkdir(d, 0o755); err != nil {
+	forEachMode(t, func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+				p := t.TempDir()
+				root, canary := filepath.Join(p, "root"), filepath.Join(p, "canary")
+				for _, d := range []string{root, canary, filepath.Join(canary, "e")} {
+					if err := os.Mkdir(d, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.WriteFile(filepath.Join(canary, "passwd"), []byte("orig"), 0o644); err != nil {
 					t.Fatal(err)
 				}
-			}
-			if err := os.WriteFile(filepath.Join(canary, "passwd"), []byte("orig"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			old := time.Unix(5e8, 0)
-			for _, q := range []string{filepath.Join(canary, "e"), filepath.Join(canary, "passwd"), canary} {
-				if err := os.Chtimes(q, old, old); err != nil {
-					t.Fatal(err)
+				old := time.Unix(5e8, 0)
+				for _, q := range []string{filepath.Join(canary, "e"), filepath.Join(canary, "passwd"), canary} {
+					if err := os.Chtimes(q, old, old); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			before := snapshot(t, canary, true)
+				before := snapshot(t, canary, true)
 
-			err := apply(t, root, mkTar(t, c.ents(canary)...))
-			switch {
-			case c.unsafe:
-				if !errors.Is(err, ErrUnsafePath) {
-					t.Errorf("err = %v, want ErrUnsafePath", err)
+				err := apply(t, root, mkTar(t, c.ents(canary)...))
+				switch {
+				case c.unsafe:
+					if !errors.Is(err, ErrUnsafePath) {
+						t.Errorf("err = %v, want ErrUnsafePath", err)
+					}
+				case c.anyErr:
+					if err == nil {
+						t.Errorf("no error")
+					}
+					if errors.Is(err, ErrUnsafePath) {
+						t.Logf("(unsafe path: %v)", err)
+					}
+				case err != nil:
+					t.Errorf("err = %v", err)
 				}
-			case c.anyErr:
-				if err == nil {
-					t.Errorf("no error")
+				if err != nil {
+					t.Logf("error: %v", err)
 				}
-				if errors.Is(err, ErrUnsafePath) {
-					t.Logf("(unsafe path: %v)", err)
+				if d := diffSnapshots(before, snapshot(t, canary, true)); d != "" {
+					t.Errorf("canary changed:\n%s", d)
 				}
-			case err != nil:
-				t.Errorf("err = %v", err)
-			}
-			if err != nil {
-				t.Logf("error: %v", err)
-			}
-			if d := diffSnapshots(before, snapshot(t, canary, true)); d != "" {
-				t.Errorf("canary changed:\n%s", d)
-			}
-			names, _ := os.ReadDir(p)
-			if len(names) != 2 {
-				t.Errorf("%s holds %d entries, want root and canary", p, len(names))
-			}
-			if c.check != nil && !t.Failed() {
-				c.check(t, root, canary)
-			}
-		})
-	}
+				names, _ := os.ReadDir(p)
+				if len(names) != 2 {
+					t.Errorf("%s holds %d entries, want root and canary", p, len(names))
+				}
+				if c.check != nil && !t.Failed() {
+					c.check(t, root, canary)
+				}
+			})
+		}
+	})
 }

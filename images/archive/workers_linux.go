@@ -146,7 +146,7 @@ func (a *applier) queueFile(rel string, hdr *tar.Header, tr io.Reader) error {
 		j.data = getData(int(hdr.Size))
 		if _, err := io.ReadFull(tr, *j.data); err != nil {
 			putData(j.data)
-			return fmt.Errorf("archive: tar entry %q: reading: %w", hdr.Name, err)
+			return fmt.Errorf("reading: %w", err)
 		}
 	}
 	a.pending[rel] = struct{}{}
