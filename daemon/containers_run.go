@@ -73,6 +73,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 			c.notifyLocked()
 		}
 	}()
+	t0 := time.Now()
 	mounts, err := d.images.Snapshotter().Mounts(id)
 	if err != nil {
 		return nil, fmt.Errorf("writable layer: %w", err)
@@ -80,6 +81,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
 		return nil, fmt.Errorf("mount rootfs: %w", err)
 	}
+	tMount := time.Now()
 	opts, err := d.specOptions(c, rootfs)
 	if err != nil {
 		return nil, err
@@ -91,6 +93,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 	if err := writeJSONFile(filepath.Join(bundle, "config.json"), s); err != nil {
 		return nil, err
 	}
+	tSpec := time.Now()
 	maxSize, maxFiles, err := logLimits(c.rec.HostConfig.LogConfig.Config)
 	if err != nil {
 		return nil, errdefs.InvalidArgument(err)
@@ -111,6 +114,9 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 	}
 	c.shim = cl
 	c.rec.State = containerState{Status: stateCreated, ExitCode: 0}
+	logrus.WithFields(logrus.Fields{
+		"container": id[:12], "mount": tMount.Sub(t0), "spec+network": tSpec.Sub(tMount), "shim": time.Since(tSpec),
+	}).Debug("container created in its shim")
 	if attachFirst {
 		c.beginTimer = time.AfterFunc(beginDelay, func() { _ = d.begin(context.Background(), c) })
 		return warnings, nil

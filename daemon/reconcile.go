@@ -107,9 +107,11 @@ func (d *Daemon) reconcileContainers() error {
 	// Firewall rules and veths: exactly those of running containers.
 	running := map[string]string{}
 	for _, c := range d.containers.list() {
+		c.mu.Lock()
 		if c.shim != nil {
 			running[c.rec.ID] = d.network.NetNSPath(c.rec.ID)
 		}
+		c.mu.Unlock()
 	}
 	if err := d.network.Reconcile(running); err != nil {
 		logrus.WithError(err).Warn("reconcile networking")

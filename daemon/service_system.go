@@ -70,6 +70,21 @@ func (s *systemService) Info(ctx context.Context, _ *emptypb.Empty) (*api.InfoRe
 		Debug:           logrus.IsLevelEnabled(logrus.DebugLevel),
 		OperatingSystem: osName(),
 	}
+	for _, c := range d.containers.list() {
+		info.Containers++
+		c.mu.Lock()
+		status := c.rec.State.Status
+		c.mu.Unlock()
+		switch status {
+		case stateRunning, stateRestarting:
+			info.ContainersRunning++
+		case statePaused:
+			info.ContainersPaused++
+		default:
+			info.ContainersStopped++
+		}
+	}
+	info.Warnings = d.warnings()
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
 		info.KernelVersion = unix.ByteSliceToString(uts.Release[:])
