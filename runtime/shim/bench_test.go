@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/specconv"
 )
 
 // BenchmarkStartWait measures what `ctr run --rm IMAGE /bin/true` costs in
@@ -116,4 +119,43 @@ func procField(t *testing.T, path, key string) int {
 	}
 	t.Fatalf("%s: no %s", path, key)
 	return 0
+}
+
+// BenchmarkLibcontainerDirect is the baseline for BenchmarkStartWait:
+// the same container run by libcontainer in this process, without a shim.
+func BenchmarkLibcontainerDirect(b *testing.B) {
+	dir := b.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	makeRootfs(b, rootfs)
+	var times []time.Duration
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("direct%d-%d", os.Getpid(), i)
+		spec := testSpec(rootfs, id, "/bin/true")
+		t0 := time.Now()
+		cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: id, Spec: spec})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := libcontainer.Create(filepath.Join(dir, "state"), id, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := processFromSpec(spec.Process)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Init = true
+		if err := c.Run(p); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Destroy(); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(t0))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms/median")
 }

@@ -71,12 +71,8 @@ func Cleanup(stateRoot, bundle, id string) error {
 // killShim SIGKILLs the shim recorded in <bundle>/shim.pid if that process
 // still is a shim for this bundle.
 func killShim(bundle string) {
-	b, err := os.ReadFile(filepath.Join(bundle, pidFileName))
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
+	pid := readPidFile(bundle)
+	if pid <= 1 {
 		return
 	}
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
@@ -94,6 +90,19 @@ func killShim(bundle string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// readPidFile returns the pid in <bundle>/shim.pid, or 0.
+func readPidFile(bundle string) int {
+	b, err := os.ReadFile(filepath.Join(bundle, pidFileName))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return 0
+	}
+	return pid
 }
 
 func hasArg(args [][]byte, flag, value string) bool {

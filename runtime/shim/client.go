@@ -316,16 +316,23 @@ func (c *Client) Pids(ctx context.Context) ([]int, error) {
 // libcontainer state) and makes the shim exit. It returns the init
 // process's exit status. The Client is closed.
 func (c *Client) Delete(ctx context.Context) (ExitStatus, error) {
+	shimPid := readPidFile(c.bundle)
 	r, err := c.api.Delete(ctx, &shimapi.DeleteRequest{})
 	if err != nil {
 		return ExitStatus{}, c.fromRPC(err)
 	}
 	c.Close()
+	// Return once the shim is gone, so that the caller may unmount and
+	// remove the bundle.
 	if c.shimExited != nil {
 		select {
 		case <-c.shimExited:
 		case <-time.After(5 * time.Second):
 		case <-ctx.Done():
+		}
+	} else if shimPid > 0 {
+		for i := 0; i < 500 && !dead(shimPid) && ctx.Err() == nil; i++ {
+			time.Sleep(2 * time.Millisecond)
 		}
 	}
 	return ExitStatus{Code: int(r.ExitCode), ExitedAt: fromUnixNano(r.ExitedAtUnixNano), Error: r.Error}, nil

@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +39,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("skipping runtime/shim tests: they need root")
 		os.Exit(0)
 	}
+	sweepStale()
 	cgroupParent = fmt.Sprintf("/ctrd-test-%d", os.Getpid())
 	code := m.Run()
 	if err := removeCgroup(cgroupParent); err != nil {
@@ -44,6 +47,40 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
+}
+
+// sweepStale removes what an earlier run of this test binary left when it
+// died without cleaning up (a timeout panic, SIGKILL): its shims, and its
+// cgroups with the processes in them.
+func sweepStale() {
+	alive := func(pid string) bool { n, err := strconv.Atoi(pid); return err == nil && !dead(n) }
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) < 4 || args[1] != "shim" || args[2] != "--id" || !strings.HasPrefix(args[3], "t") {
+			continue
+		}
+		owner, _, ok := strings.Cut(args[3][1:], "-")
+		if ok && owner != strconv.Itoa(os.Getpid()) && !alive(owner) {
+			pid, _ := strconv.Atoi(strings.Split(f, "/")[2])
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/ctrd-test-*")
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		name := filepath.Base(d)
+		if !seen[name] && !alive(strings.TrimPrefix(name, "ctrd-test-")) {
+			seen[name] = true
+			if err := removeCgroup("/" + name); err != nil {
+				fmt.Fprintln(os.Stderr, "removing stale test cgroups:", err)
+			}
+		}
+	}
 }
 
 var (

@@ -3,14 +3,19 @@ package shim
 import (
 	"net"
 	"sync"
+	"time"
 
 	"github.com/ctrd/ctrd/runtime/attach"
 )
 
-// clientQueue bounds the frames waiting for one attach client. A client
-// that falls this far behind is disconnected rather than allowed to stall
-// the container's output (which always reaches the log).
-const clientQueue = 256
+// clientQueue bounds the frames waiting for one attach client. When it is
+// full the output is held back (the container then blocks writing, as with
+// Docker) for up to slowClientTimeout; a client stuck that long (e.g. a
+// suspended CLI) is disconnected.
+const (
+	clientQueue       = 64
+	slowClientTimeout = 5 * time.Second
+)
 
 // hub fans a process's output out to its attach clients.
 type hub struct {
@@ -85,14 +90,34 @@ func (h *hub) broadcast(stream byte, p []byte) {
 	if len(h.clients) == 0 {
 		return
 	}
-	f := attach.AppendFrame(make([]byte, 0, 5+len(p)), stream, p)
+	h.deliverLocked(attach.AppendFrame(make([]byte, 0, 5+len(p)), stream, p))
+}
+
+// deliverLocked queues frame f for every client, waiting for full queues
+// up to slowClientTimeout in all; clients still full then are dropped.
+func (h *hub) deliverLocked(f []byte) {
+	var timer *time.Timer
+	expired := false
 	for c := range h.clients {
 		select {
 		case c.q <- f:
+			continue
 		default:
-			logf("attach client too slow, disconnecting it")
-			h.dropLocked(c)
 		}
+		if !expired {
+			if timer == nil {
+				timer = time.NewTimer(slowClientTimeout)
+				defer timer.Stop()
+			}
+			select {
+			case c.q <- f:
+				continue
+			case <-timer.C:
+				expired = true
+			}
+		}
+		logf("attach client stuck for %v, disconnecting it", slowClientTimeout)
+		h.dropLocked(c)
 	}
 }
 
@@ -105,11 +130,8 @@ func (h *hub) finish(code int) {
 		return
 	}
 	h.exit = attach.AppendFrame(nil, attach.Exit, attach.ExitPayload(code))
+	h.deliverLocked(h.exit)
 	for c := range h.clients {
-		select {
-		case c.q <- h.exit:
-		default:
-		}
 		h.dropLocked(c)
 	}
 }

@@ -14,8 +14,8 @@ type lineLog interface {
 	Close() error
 }
 
-// maxPartial is the longest partial line held back before it is written as
-// a log entry of its own.
+// maxPartial is the longest log entry: longer lines are cut into entries
+// of this size (without "\n"), as Docker does.
 const maxPartial = 16 * 1024
 
 // lineSplitter cuts a stream into log lines ('\n' included) for a lineLog.
@@ -31,13 +31,17 @@ func (s *lineSplitter) write(p []byte) {
 	now := time.Now().UTC()
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			s.partial = append(s.partial, p...)
-			if len(s.partial) >= maxPartial {
+		if i < 0 || len(s.partial)+i+1 > maxPartial {
+			// No line end within the limit: hold the bytes, writing out
+			// every full maxPartial piece as an entry of its own.
+			n := min(maxPartial-len(s.partial), len(p))
+			s.partial = append(s.partial, p[:n]...)
+			p = p[n:]
+			if len(s.partial) == maxPartial {
 				s.emit(s.partial, now)
 				s.partial = s.partial[:0]
 			}
-			return
+			continue
 		}
 		if len(s.partial) > 0 {
 			s.partial = append(s.partial, p[:i+1]...)

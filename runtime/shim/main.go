@@ -89,6 +89,10 @@ func Main(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if c.readyFd >= 0 {
+		// Keep the pipe out of the container's processes.
+		unix.CloseOnExec(c.readyFd)
+	}
 	tune()
 	logrus.SetOutput(os.Stderr)
 	logrus.SetLevel(logrus.WarnLevel)
@@ -149,7 +153,7 @@ func Main(args []string) int {
 func tune() {
 	runtime.GOMAXPROCS(2)
 	debug.SetGCPercent(20)
-	debug.SetMemoryLimit(8 << 20)
+	debug.SetMemoryLimit(16 << 20)
 }
 
 var logMu sync.Mutex
@@ -285,9 +289,6 @@ func (s *shim) serve() error {
 	}()
 	return nil
 }
-
-// initExited runs once the init process is gone.
-func (s *shim) initExited() {}
 
 // destroy removes the container (cgroups, state dir), retrying while the
 // kernel still tears down its last processes.

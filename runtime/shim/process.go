@@ -255,18 +255,20 @@ func (p *process) wait() {
 	p.exitCode, p.exitedAt, p.exitErr = st.Code, st.ExitedAt, st.Error
 	p.mu.Unlock()
 	p.closeStdin()
-	if p.console != nil {
-		p.stdinMu.Lock()
-		p.console.Close()
-		p.stdinMu.Unlock()
-	}
+	p.closeConsole()
 	if p.log != nil {
 		p.log.Close()
 	}
 	close(p.exited)
 	p.hub.finish(st.Code)
-	if p.id == "" {
-		p.s.initExited()
+}
+
+// closeConsole closes the pty master (which ends its pump).
+func (p *process) closeConsole() {
+	p.stdinMu.Lock()
+	defer p.stdinMu.Unlock()
+	if p.console != nil {
+		p.console.Close()
 	}
 }
 
@@ -291,9 +293,7 @@ func (p *process) drain() {
 	for _, f := range p.outputs {
 		f.Close()
 	}
-	if p.console != nil {
-		p.console.Close()
-	}
+	p.closeConsole()
 	<-done
 }
 

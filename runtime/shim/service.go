@@ -283,6 +283,9 @@ func (v *service) Exec(ctx context.Context, r *shimapi.ExecRequest) (*shimapi.Em
 	if st := s.init.state().Status; st != Running {
 		return nil, errState("container is %s", st)
 	}
+	if cs, err := s.c.Status(); err == nil && cs == libcontainer.Paused {
+		return nil, errState("container is paused")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.deleting {

@@ -34,6 +34,10 @@ func TestEchoLogAndWait(t *testing.T) {
 	if err != nil || !ok || ex.Code != 0 {
 		t.Fatalf("exit file = %+v %v %v", ex, ok, err)
 	}
+	// Attaching after the exit gets the exit code at once.
+	if r, err := attach.Attach(ctx(t), AttachSocketPath(c.bundle, ""), attach.Streams{}); err != nil || !r.Exited || r.ExitCode != 0 {
+		t.Fatalf("late attach: %+v %v", r, err)
+	}
 	del, err := c.c.Delete(ctx(t))
 	c.c = nil
 	if err != nil || del.Code != 0 {
@@ -290,6 +294,11 @@ func TestPauseResumePids(t *testing.T) {
 			t.Logf("pid %d state %s", p, s)
 		}
 	}
+	proc := *c.spec.Process
+	proc.Args = []string{"true"}
+	if err := c.c.Exec(ctx(t), ExecOptions{ID: "p", Process: &proc}); !errors.Is(err, ErrState) {
+		t.Errorf("exec in paused container: %v, want ErrState", err)
+	}
 	if err := c.c.Resume(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -384,6 +393,30 @@ func TestExec(t *testing.T) {
 		}
 	}
 
+	// An exec ID long enough that its socket path overflows sun_path.
+	long := strings.Repeat("x", 120)
+	proc.Args = []string{"echo", "long"}
+	if err := c.c.Exec(ctx(t), ExecOptions{ID: long, Process: &proc}); err != nil {
+		t.Fatal(err)
+	}
+	lconn, err := attach.Dial(ctx(t), AttachSocketPath(c.bundle, long))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lout syncBuffer
+	lres := make(chan attach.Result, 1)
+	go func() {
+		r, _ := attach.Session(ctx(t), lconn, attach.Streams{Stdout: &lout})
+		lres <- r
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if _, err := c.c.StartExec(ctx(t), long); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-lres; !r.Exited || lout.String() != "long\n" {
+		t.Errorf("long exec id: %+v %q", r, lout.String())
+	}
+
 	// An exec with a tty, killed with SIGTERM (it is not pid 1).
 	proc.Args = []string{"sleep", "100"}
 	proc.Terminal = true
@@ -437,6 +470,14 @@ func TestReconnect(t *testing.T) {
 	}
 	if st := <-waited; st.Code != 4 {
 		t.Fatalf("exit %d, want 4", st.Code)
+	}
+	// Delete through a reconnected client returns once the shim is gone.
+	if _, err := cl.Delete(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	c.c = nil
+	if !dead(st0.ShimPid) {
+		t.Errorf("shim %d still running after Delete", st0.ShimPid)
 	}
 }
 
@@ -498,5 +539,164 @@ func TestCancelStart(t *testing.T) {
 	cancel()
 	if _, err := Start(cctx, c.opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("start with cancelled ctx: %v", err)
+	}
+}
+
+func TestLogRotation(t *testing.T) {
+	c := newCtr(t, "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done")
+	c.opts.LogMaxSize = 2000
+	c.opts.LogMaxFiles = 3
+	c.run()
+	if st := c.wait(); st.Code != 0 {
+		t.Fatalf("exit %d", st.Code)
+	}
+	for _, f := range []string{c.logPath, c.logPath + ".1", c.logPath + ".2"} {
+		fi, err := os.Stat(f)
+		if err != nil || fi.Size() > 2000 {
+			t.Errorf("%s: %v (size %d)", f, err, fi.Size())
+		}
+	}
+	if _, err := os.Stat(c.logPath + ".3"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("more than 3 files kept: %v", err)
+	}
+	lines := c.logLines()
+	if last := lines[len(lines)-1]; last.Log != "line-299\n" {
+		t.Errorf("last line %q", last.Log)
+	}
+}
+
+func TestLongLineAndManyAttach(t *testing.T) {
+	c := newCtr(t, "sh", "-c", "read x; echo got-$x; head -c 40000 /dev/zero | tr '\\0' a")
+	c.opts.Stdin = true
+	c.run()
+	var outs [3]syncBuffer
+	res := make(chan attach.Result, 3)
+	stdinR, stdinW := newPipe(t)
+	for i := range outs {
+		s := attach.Streams{Stdout: &outs[i]}
+		if i == 0 {
+			s.Stdin = stdinR
+		}
+		go func() {
+			r, err := attach.Attach(ctx(t), AttachSocketPath(c.bundle, ""), s)
+			if err != nil {
+				t.Error(err)
+			}
+			res <- r
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	stdinW.Write([]byte("hi\n"))
+	want := "got-hi\n" + strings.Repeat("a", 40000)
+	for range outs {
+		if r := <-res; !r.Exited || r.ExitCode != 0 {
+			t.Errorf("attach result %+v", r)
+		}
+	}
+	for i := range outs {
+		if outs[i].String() != want {
+			t.Errorf("client %d got %d bytes", i, len(outs[i].String()))
+		}
+	}
+	var sizes []int
+	for _, l := range c.logLines() {
+		sizes = append(sizes, len(l.Log))
+	}
+	if len(sizes) != 4 || sizes[0] != 7 || sizes[1] != maxPartial || sizes[2] != maxPartial || sizes[3] != 40000-2*maxPartial {
+		t.Errorf("log entry sizes %v", sizes)
+	}
+}
+
+// TestOrphansReaped: in the host pid namespace, a container's orphans are
+// reparented to the shim (a child subreaper), which must reap them.
+func TestOrphansReaped(t *testing.T) {
+	c := newCtr(t, "sh", "-c", "sleep 1 >/dev/null 2>&1 & sleep 1 >/dev/null 2>&1 & exit 0")
+	ns := c.spec.Linux.Namespaces[:0]
+	for _, n := range c.spec.Linux.Namespaces {
+		if n.Type != specs.PIDNamespace {
+			ns = append(ns, n)
+		}
+	}
+	c.spec.Linux.Namespaces = ns
+	c.run()
+	if st := c.wait(); st.Code != 0 {
+		t.Fatalf("exit %d", st.Code)
+	}
+	st, err := c.c.State(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	children := func() (all, zombies []string) {
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(st.ShimPid) + "/task/*/children")
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			for _, p := range strings.Fields(string(b)) {
+				all = append(all, p)
+				if pid, _ := strconv.Atoi(p); isZombie(pid) {
+					zombies = append(zombies, p)
+				}
+			}
+		}
+		return
+	}
+	if all, _ := children(); len(all) != 2 {
+		t.Fatalf("shim children %v, want the 2 orphans", all)
+	}
+	if !waitFor(5*time.Second, func() bool { all, _ := children(); return len(all) == 0 }) {
+		all, z := children()
+		t.Fatalf("shim children left: %v (zombies %v)", all, z)
+	}
+}
+
+func TestBadBundle(t *testing.T) {
+	c := newCtr(t, "true")
+	// No config.json written.
+	_, err := Start(ctx(t), c.opts)
+	var se *StartError
+	if err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), "config.json") {
+		t.Fatalf("start without config.json: %v", err)
+	}
+}
+
+// TestStuckAttachClient: a client that never reads holds the output back
+// for a while, then is dropped; the container and its log go on.
+func TestStuckAttachClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes slowClientTimeout")
+	}
+	c := newCtr(t, "sh", "-c", "head -c 8000000 /dev/zero | tr '\\0' 'a'; echo; echo end")
+	c.mustCreate()
+	conn, err := attach.Dial(ctx(t), AttachSocketPath(c.bundle, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadBuffer(4096)
+	time.Sleep(50 * time.Millisecond)
+	t0 := time.Now()
+	if err := c.c.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.wait(); st.Code != 0 {
+		t.Fatalf("exit %d", st.Code)
+	}
+	if d := time.Since(t0); d < slowClientTimeout {
+		t.Errorf("finished in %v: output was not held back for the client", d)
+	}
+	lines := c.logLines()
+	if last := lines[len(lines)-1]; last.Log != "end\n" {
+		t.Errorf("last log line %q", last.Log)
+	}
+	// The dropped client sees its connection end (no exit frame).
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64*1024)
+	for {
+		typ, _, err := attach.ReadFrame(conn, buf)
+		if err != nil {
+			break
+		}
+		if typ == attach.Exit {
+			t.Error("dropped client got the exit frame")
+		}
 	}
 }

@@ -13,6 +13,8 @@
 package shim
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -40,6 +42,11 @@ func SocketPath(bundle string) string { return filepath.Join(bundle, socketName)
 func AttachSocketPath(bundle, execID string) string {
 	if execID == "" {
 		return filepath.Join(bundle, attachName)
+	}
+	if len(execID) > 64 {
+		// Keep the name short enough for a sockaddr_un.
+		sum := sha256.Sum256([]byte(execID))
+		execID = hex.EncodeToString(sum[:16])
 	}
 	return filepath.Join(bundle, "exec-"+execID+".sock")
 }
