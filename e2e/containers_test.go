@@ -315,7 +315,7 @@ func TestLogs(t *testing.T) {
 	if _, err := os.Stat(logPath + ".1"); err != nil {
 		t.Fatalf("log not rotated at max-size: %v", err)
 	}
-	r = d.Ctr("logs", "-t", "--tail", "1", "counter")
+	r = d.Ctr("logs", "-t", "--tail", "2", "counter")
 	if !strings.Contains(r.Stdout, "Z line-40") {
 		t.Fatalf("logs -t: %s", r)
 	}
