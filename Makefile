@@ -31,7 +31,7 @@ vet:
 	$(GO) vet -tags '$(TAGS)' ./...
 
 fmt:
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	@out=$$(gofmt -l $$(find . -name "*.go" -not -name "*.pb.go" -not -path "./.git/*")); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Unit tests: pure logic plus the store, snapshotter, archive and runtime

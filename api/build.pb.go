@@ -143,7 +143,7 @@ func (x *BuildRequest) GetQuiet() bool {
 type BuildEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// stream is build output text (steps, command output).
-	Stream string `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	Stream []byte `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
 	// error ends a failed build with Docker's message.
 	Error string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	// image_id ends a successful build.
@@ -182,11 +182,11 @@ func (*BuildEvent) Descriptor() ([]byte, []int) {
 	return file_build_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *BuildEvent) GetStream() string {
+func (x *BuildEvent) GetStream() []byte {
 	if x != nil {
 		return x.Stream
 	}
-	return ""
+	return nil
 }
 
 func (x *BuildEvent) GetError() string {
@@ -223,7 +223,7 @@ const file_build_proto_rawDesc = "" +
 	"\x05quiet\x18\t \x01(\bR\x05quiet\"U\n" +
 	"\n" +
 	"BuildEvent\x12\x16\n" +
-	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x14\n" +
+	"\x06stream\x18\x01 \x01(\fR\x06stream\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12\x19\n" +
 	"\bimage_id\x18\x03 \x01(\tR\aimageId2?\n" +
 	"\x06Builds\x125\n" +

@@ -68,7 +68,10 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) || isConnRefused(err) {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("permission denied while trying to connect to ctrd at %s: the socket is root-only, run ctr as root", host)
+		}
+		if errors.Is(err, os.ErrNotExist) || isConnRefused(err) {
 			return nil, &UnreachableError{Host: host, Err: err}
 		}
 		return nil, fmt.Errorf("cannot connect to ctrd at %s: %w", host, err)

@@ -6,40 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_DOCKER=0
 [ "${1:-}" = --with-docker ] && WITH_DOCKER=1
-[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-W=$(mktemp -d /tmp/ctrd-bench-XXXXXX)
-CG=/ctrd-bench-$$
-cleanup() {
-	set +e
-	[ -n "${CTRD_PID:-}" ] && { bin/ctr rm -f $(bin/ctr ps -aq) >/dev/null 2>&1; kill "$CTRD_PID"; wait "$CTRD_PID"; }
-	[ -n "${DOCKERD_PID:-}" ] && { docker rm -f $(docker ps -aq) >/dev/null 2>&1; kill "$DOCKERD_PID"; wait "$DOCKERD_PID"; }
-	grep " $W" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
-	rm -rf "$W"
-	for c in /sys/fs/cgroup/*/$CG; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null; done
-}
-trap cleanup EXIT
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-now() { date +%s.%N; }
+. bench/lib.sh
 
-mkdir -p "$W/rootfs/bin" "$W/rootfs/etc"
-cp /bin/busybox "$W/rootfs/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$W/rootfs/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$W/rootfs/etc/passwd"
-tar -C "$W/rootfs" -cf "$W/busybox.tar" .
+bench_busybox "$W/rootfs" "$W/busybox.tar"
 # The payload: 100 MB in 100 files, and a copy of /usr/share/zoneinfo-like
 # small files (a slice of the host's /usr) to make many entries.
 mkdir -p "$W/payload/data"
 for i in $(seq 100); do head -c 1048576 /dev/urandom >"$W/payload/data/f$i"; done
 cp -a /usr/share/zoneinfo "$W/payload/usrcopy" 2>/dev/null || cp -a /usr/lib/os-release "$W/payload/usrcopy"
 
-bin/ctrd --data-root "$W/data" --exec-root "$W/exec" -H "unix://$W/ctrd.sock" --cgroup-parent "$CG" \
-	--bridge "ctb$(printf %04x $$)" --bip 10.253.$((RANDOM % 200)).1/24 --config /dev/null >"$W/ctrd.log" 2>&1 &
-CTRD_PID=$!
-export CTR_HOST=unix://$W/ctrd.sock
-for _ in $(seq 50); do bin/ctr version >/dev/null 2>&1 && break; sleep 0.1; done
+bench_ctrd
 bin/ctr import "$W/busybox.tar" busybox >/dev/null
 bin/ctr run --name src -v "$W/payload:/payload:ro" busybox cp -a /payload/data /payload/usrcopy / 
-t=$(for i in 1 2 3 4 5; do s=$(now); bin/ctr commit src "bench:$i" >/dev/null; echo "$(now) - $s" | bc; done | median)
+t=$(for i in 1 2 3 4 5; do s=$(now); bin/ctr commit src "bench:$i" >/dev/null; since "$s"; done | median)
 printf '%-50s %.3f s\n' "ctr commit (100 MB + many files, median of 5)" "$t"
 
 if [ "$WITH_DOCKER" = 1 ]; then
@@ -47,11 +26,12 @@ if [ "$WITH_DOCKER" = 1 ]; then
 	dockerd --data-root "$W/docker" --exec-root "$W/docker-exec" -H "unix://$W/docker.sock" --pidfile "$W/docker.pid" \
 		--bridge none --iptables=false >"$W/dockerd.log" 2>&1 &
 	DOCKERD_PID=$!
+	trap 'docker -H unix://$W/docker.sock rm -f $(docker -H unix://$W/docker.sock ps -aq) >/dev/null 2>&1; kill $DOCKERD_PID; wait $DOCKERD_PID; bench_cleanup' EXIT
 	export DOCKER_HOST=unix://$W/docker.sock
 	for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
 	docker import "$W/busybox.tar" busybox >/dev/null
 	docker run --name src --network none -v "$W/payload:/payload:ro" busybox cp -a /payload/data /payload/usrcopy /
-	d=$(for i in 1 2 3 4 5; do s=$(now); docker commit src "bench:$i" >/dev/null; echo "$(now) - $s" | bc; done | median)
+	d=$(for i in 1 2 3 4 5; do s=$(now); docker commit src "bench:$i" >/dev/null; since "$s"; done | median)
 	printf '%-50s %.3f s\n' "docker commit (same, median of 5)" "$d"
 	printf '%-50s %.2fx\n' "ctr / docker" "$(echo "$t / $d" | bc -l)"
 fi

@@ -110,6 +110,7 @@ func (c *CLI) rootCommand() *cobra.Command {
 		c.diffCommand(),
 		c.logsCommand(),
 		c.commitCommand(),
+		c.buildCommand(),
 		c.volumeCommand(),
 		c.networkCommand(),
 		c.portCommand(),

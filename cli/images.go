@@ -93,11 +93,12 @@ func (c *CLI) imagesCommand() *cobra.Command {
 	return cmd
 }
 
-// matchRepo filters `ctr images REPO[:TAG]`.
+// matchRepo filters `ctr images REPO[:TAG]`. The tag is after the last
+// colon that follows the last slash (a registry's port is not a tag).
 func matchRepo(filter, repo, tag string) bool {
-	fr, ft, hasTag := strings.Cut(filter, ":")
-	if strings.Contains(ft, "/") { // a registry port, not a tag
-		fr, hasTag = filter, false
+	fr, ft, hasTag := filter, "", false
+	if i := strings.LastIndex(filter, ":"); i > strings.LastIndex(filter, "/") {
+		fr, ft, hasTag = filter[:i], filter[i+1:], true
 	}
 	if fr != repo && "docker.io/library/"+repo != fr && "library/"+repo != fr {
 		return false

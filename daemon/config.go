@@ -61,6 +61,9 @@ func LoadConfig(path string, optional bool) (Config, error) {
 }
 
 func describeJSONError(b []byte, err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "invalid JSON: unexpected end of file (is the object closed?)"
+	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line := 1 + bytes.Count(b[:se.Offset], []byte("\n"))

@@ -32,10 +32,10 @@ func TestLoadConfig(t *testing.T) {
 
 func TestLoadConfigErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		`{"data-rot":"/d"}`:  `unknown key "data-rot"`,
-		`{"data-root": }`:    "invalid JSON at line 1",
-		`{"hosts":"x"}`:      `key "hosts"`,
-		`{"debug":true} {}`:  "unexpected data",
+		`{"data-rot":"/d"}`: `unknown key "data-rot"`,
+		`{"data-root": }`:   "invalid JSON at line 1",
+		`{"hosts":"x"}`:     `key "hosts"`,
+		`{"debug":true} {}`: "unexpected data",
 		"{\n\"a\":1,\n,}\n": "line 3",
 	} {
 		_, err := LoadConfig(writeFile(t, in), false)

@@ -21,7 +21,6 @@ func (d *Daemon) validateHostConfigExtra(hc *types.HostConfig, cfg *types.Config
 	return d.validateNetworking(hc)
 }
 
-
 // initBinary is the static init run in front of the command with --init.
 func (d *Daemon) initBinary() string {
 	exe, err := os.Executable()

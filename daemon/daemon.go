@@ -34,9 +34,9 @@ import (
 
 // Daemon is one running ctrd.
 type Daemon struct {
-	cfg     Config
-	lock    *os.File
-	db      *bolt.DB
+	cfg        Config
+	lock       *os.File
+	db         *bolt.DB
 	images     *images.Store
 	uploads    *uploads
 	containers *containerStore

@@ -61,6 +61,9 @@ func (s *buildService) Build(ctx context.Context, req *api.BuildRequest, srv api
 	return srv.Send(&api.BuildEvent{ImageId: img.ID.String()})
 }
 
+// quietKeep bounds the output a quiet build keeps (one event's worth).
+const quietKeep = 1 << 20
+
 // eventWriter sends build output as events; quiet keeps it until flush
 // (sent only when the build fails, as Docker's -q shows it then).
 type eventWriter struct {
@@ -75,7 +78,12 @@ func (w *eventWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.quiet {
-		return w.buf.Write(p)
+		// Keep the last quietKeep bytes: what is shown if the build fails.
+		w.buf.Write(p)
+		if extra := w.buf.Len() - quietKeep; extra > 0 {
+			w.buf.Next(extra)
+		}
+		return len(p), nil
 	}
 	if w.err != nil {
 		return len(p), nil // the client went away: the build's context ends it

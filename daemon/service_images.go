@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -111,12 +110,11 @@ func (d *Daemon) inspectImage(name string) (*types.ImageInspect, error) {
 	}
 	sn := d.images.Snapshotter()
 	if chain := images.ChainID(cfg); chain != "" {
+		if top, err := sn.Dir(chain); err == nil {
+			doc.GraphDriver.Data["UpperDir"] = top
+		}
 		if lowers, err := sn.LowerDirs(chain); err == nil && len(lowers) > 0 {
-			doc.GraphDriver.Data["UpperDir"] = lowers[0]
-			if len(lowers) > 1 {
-				doc.GraphDriver.Data["LowerDir"] = strings.Join(lowers[1:], ":")
-			}
-			doc.GraphDriver.Data["MergedDir"] = filepath.Dir(lowers[0])
+			doc.GraphDriver.Data["LowerDir"] = strings.Join(lowers, ":")
 		}
 	}
 	return doc, nil

@@ -556,4 +556,3 @@ func (b *safeBuffer) String() string {
 	defer func() { <-b.mu }()
 	return b.buf.String()
 }
-

@@ -104,7 +104,7 @@ func (s *Store) gcLocked() error {
 	// Blobs.
 	var dropBlobs []digest.Digest
 	if err := s.content.Walk(func(d digest.Digest, _ int64) error {
-		if !blobs[d] {
+		if !blobs[d] && s.pending[d] == 0 {
 			dropBlobs = append(dropBlobs, d)
 		}
 		return nil

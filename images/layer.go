@@ -37,6 +37,9 @@ func (s *Store) Discard(p PendingLayer) {
 	if p.key != "" {
 		_ = s.snapshot.Remove(p.key)
 	}
+	s.mu.Lock()
+	s.releaseLocked(p.Blob)
+	s.mu.Unlock()
 }
 
 // WriteLayer stores a layer tarball (plain or compressed, detected by its
@@ -64,7 +67,7 @@ func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader
 	var (
 		tarStream io.Reader
 		dec       io.ReadCloser
-		mediaType = ocispec.MediaTypeImageLayer
+		mediaType           = ocispec.MediaTypeImageLayer
 		raw       io.Reader = br
 	)
 	switch comp {
@@ -122,8 +125,14 @@ func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader
 		return PendingLayer{}, fmt.Errorf("sync layer: %w", err)
 	}
 	blobSize := w.Size()
+	// Lease the blob before it becomes visible, so that a collection
+	// running before Register does not take it.
+	s.lease(w.Digest())
 	blob, err := w.Commit("")
 	if err != nil {
+		s.mu.Lock()
+		s.releaseLocked(w.Digest())
+		s.mu.Unlock()
 		return PendingLayer{}, fmt.Errorf("store layer blob: %w", err)
 	}
 	return PendingLayer{
@@ -243,6 +252,9 @@ func (s *Store) Register(ctx context.Context, o RegisterOptions) (Image, error) 
 	})
 	if err != nil {
 		return Image{}, fmt.Errorf("record image: %w", err)
+	}
+	for _, p := range o.Pending {
+		s.releaseLocked(p.Blob)
 	}
 	return img, nil
 }

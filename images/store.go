@@ -7,7 +7,6 @@ package images
 import (
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -74,6 +73,9 @@ type Store struct {
 	// so a collection never sees a blob or snapshot that is written but not
 	// yet referenced.
 	mu sync.Mutex
+	// pending counts blobs of layers written but not yet registered (or
+	// discarded); collection keeps them. Guarded by mu.
+	pending map[digest.Digest]int
 
 	inUse InUseFunc
 }
@@ -91,7 +93,7 @@ func New(db *bolt.DB, cs *content.Store, sn *snapshot.Overlay) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("images: init metadata: %w", err)
 	}
-	return &Store{db: db, content: cs, snapshot: sn}, nil
+	return &Store{db: db, content: cs, snapshot: sn, pending: map[digest.Digest]int{}}, nil
 }
 
 // SetInUse installs the check that keeps images of containers from removal.
@@ -511,4 +513,15 @@ func isHex(s string) bool {
 	return err == nil && strings.ToLower(s) == s
 }
 
-var errStop = errors.New("stop")
+func (s *Store) lease(d digest.Digest) {
+	s.mu.Lock()
+	s.pending[d]++
+	s.mu.Unlock()
+}
+
+// releaseLocked drops a lease taken by WriteLayer.
+func (s *Store) releaseLocked(d digest.Digest) {
+	if s.pending[d]--; s.pending[d] <= 0 {
+		delete(s.pending, d)
+	}
+}

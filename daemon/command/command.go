@@ -84,6 +84,9 @@ func run(cfg daemon.Config) error {
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	d.Shutdown(sctx)
+	if serveErr != nil {
+		return serveErr
+	}
 	logrus.Info("ctrd stopped")
-	return serveErr
+	return nil
 }

@@ -184,12 +184,14 @@ func shellForm(cfg *Config, args []string, prependShell bool) []string {
 	return append(append([]string{}, Shell(cfg)...), strings.Join(args, " "))
 }
 
-// SetEnv sets key=value in env, replacing an earlier value of key.
+// SetEnv sets key=value in env: an earlier value of key is replaced in
+// place (Docker keeps the variable's position), a new key is appended.
 func SetEnv(env []string, key, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); k != key {
-			out = append(out, kv)
+	out := append(make([]string, 0, len(env)+1), env...)
+	for i, kv := range out {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			out[i] = key + "=" + value
+			return out
 		}
 	}
 	return append(out, key+"="+value)

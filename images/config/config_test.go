@@ -37,7 +37,7 @@ func TestChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := st.Config
-	if want := []string{"PATH=/bin", "A=2", "B=1"}; !reflect.DeepEqual(c.Env, want) {
+	if want := []string{"PATH=/bin", "A=2", "B=1"}; !reflect.DeepEqual(c.Env, want) { // A keeps its place
 		t.Errorf("Env = %v, want %v", c.Env, want)
 	}
 	if len(c.ExposedPorts) != 4 {

@@ -466,6 +466,18 @@ func (o *Overlay) UpperDir(key string) (string, error) {
 	return o.fs(r.id), nil
 }
 
+// Dir returns the fs dir of any snapshot: its own files (read-only for a
+// committed one). For `inspect` and diffs.
+func (o *Overlay) Dir(key string) (string, error) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	r, err := o.record(key)
+	if err != nil {
+		return "", err
+	}
+	return o.fs(r.id), nil
+}
+
 // LowerDirs returns the fs dirs of key's parent chain, nearest parent first
 // (the order of overlay's lowerdir). It is empty for a parentless snapshot.
 func (o *Overlay) LowerDirs(key string) ([]string, error) {

@@ -35,6 +35,11 @@ const (
 	Resize     byte = 3
 	CloseStdin byte = 4
 	Exit       byte = 5
+	// Attached is the first frame a shim sends: the client is registered,
+	// and output produced from now on reaches it. Dial waits for it, so a
+	// caller can start a held process right after Dial without losing its
+	// first output.
+	Attached byte = 6
 )
 
 // MaxPayload bounds a frame's payload; larger frames are a protocol error.

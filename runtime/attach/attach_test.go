@@ -53,6 +53,9 @@ func TestFrameRoundTrip(t *testing.T) {
 func fakeShim(t *testing.T, conn net.Conn, resized chan<- [2]uint32) {
 	defer conn.Close()
 	buf := make([]byte, 1024)
+	// The resize travels independently of stdin: exit only once both the
+	// stdin close and the resize have arrived.
+	gotResize, gotClose := false, false
 	for {
 		typ, p, err := ReadFrame(conn, buf)
 		if err != nil {
@@ -65,7 +68,11 @@ func fakeShim(t *testing.T, conn net.Conn, resized chan<- [2]uint32) {
 		case Resize:
 			w, h, _ := ParseResize(p)
 			resized <- [2]uint32{w, h}
+			gotResize = true
 		case CloseStdin:
+			gotClose = true
+		}
+		if gotClose && gotResize {
 			WriteFrame(conn, Exit, ExitPayload(9))
 			return
 		}
@@ -130,6 +137,7 @@ func TestLongSocketPath(t *testing.T) {
 	go func() {
 		c, err := l.Accept()
 		if err == nil {
+			WriteFrame(c, Attached, nil)
 			WriteFrame(c, Exit, ExitPayload(3))
 			c.Close()
 		}

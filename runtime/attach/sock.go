@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,7 +53,23 @@ func Dial(ctx context.Context, path string) (*net.UnixConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.(*net.UnixConn), nil
+	uc := c.(*net.UnixConn)
+	// Wait until the shim has registered this client (its first frame).
+	deadline := time.Now().Add(10 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = uc.SetReadDeadline(deadline)
+	typ, _, err := ReadFrame(uc, make([]byte, 16))
+	_ = uc.SetReadDeadline(time.Time{})
+	if err != nil || typ != Attached {
+		uc.Close()
+		if err == nil {
+			err = fmt.Errorf("unexpected frame type %d", typ)
+		}
+		return nil, fmt.Errorf("attach handshake: %w", err)
+	}
+	return uc, nil
 }
 
 func withShortPath(path string, fn func(string) error) error {

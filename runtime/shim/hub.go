@@ -35,6 +35,8 @@ type attachClient struct {
 func (h *hub) add(conn *net.UnixConn) *attachClient {
 	c := &attachClient{conn: conn, q: make(chan []byte, clientQueue)}
 	h.mu.Lock()
+	// The handshake goes first, before any output can be queued.
+	c.q <- attach.AppendFrame(nil, attach.Attached, nil)
 	if h.exit != nil {
 		c.q <- h.exit
 		close(c.q)

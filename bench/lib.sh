@@ -1,0 +1,57 @@
+# Shared helpers of the bench scripts: a throw-away ctrd, cleanup of
+# everything it made, a busybox rootfs, medians. Source it from a script run
+# as root at the repository root.
+
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+[ -x bin/ctrd ] || { echo "run make binaries first" >&2; exit 1; }
+
+W=$(mktemp -d /tmp/ctrd-bench-XXXXXX)
+CG=/ctrd-bench-$$
+BR=ctb$(printf %04x $(($$ % 65536)))
+export CTR_HOST=unix://$W/ctrd.sock
+
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# bench_busybox DIR TAR: a busybox rootfs in DIR and its tarball.
+bench_busybox() {
+	mkdir -p "$1/bin" "$1/etc" "$1/tmp"
+	cp /bin/busybox "$1/bin/"
+	for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$1/bin/$a"; done
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$1/etc/passwd"
+	echo 'root:x:0:' >"$1/etc/group"
+	tar -C "$1" -cf "$2" .
+}
+
+# bench_ctrd: start ctrd on throw-away dirs, bridge and subnet.
+bench_ctrd() {
+	bin/ctrd --data-root "$W/data" --exec-root "$W/exec" -H "$CTR_HOST" --cgroup-parent "$CG" \
+		--bridge "$BR" --bip "10.254.$((RANDOM % 200)).1/24" --config /dev/null >"$W/ctrd.log" 2>&1 &
+	CTRD_PID=$!
+	for _ in $(seq 100); do bin/ctr version >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "ctrd did not start:" >&2
+	tail -5 "$W/ctrd.log" >&2
+	exit 1
+}
+
+bench_cleanup() {
+	set +e
+	if [ -n "${CTRD_PID:-}" ]; then
+		if kill -0 "$CTRD_PID" 2>/dev/null; then
+			bin/ctr rm -f $(bin/ctr ps -aq) >/dev/null 2>&1
+			kill "$CTRD_PID"
+			wait "$CTRD_PID" 2>/dev/null
+		else
+			echo "ctrd died; the end of its log:" >&2
+			tail -20 "$W/ctrd.log" >&2
+		fi
+	fi
+	grep " $W" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+	ip link del "$BR" 2>/dev/null
+	nft delete table ip "ctrd_$BR" 2>/dev/null
+	for c in /sys/fs/cgroup/*/"$CG"; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+	rm -rf "$W"
+}
+trap bench_cleanup EXIT
