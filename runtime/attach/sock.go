@@ -41,8 +41,9 @@ func Listen(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-// Dial connects to the unix socket path (any length, see Listen).
-func Dial(ctx context.Context, path string) (*net.UnixConn, error) {
+// DialSocket connects to the unix socket path (any length, see Listen).
+// It is the raw connection, for any protocol (the shim's ttrpc API too).
+func DialSocket(ctx context.Context, path string) (*net.UnixConn, error) {
 	var c net.Conn
 	err := withShortPath(path, func(p string) error {
 		var d net.Dialer
@@ -53,8 +54,17 @@ func Dial(ctx context.Context, path string) (*net.UnixConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	uc := c.(*net.UnixConn)
-	// Wait until the shim has registered this client (its first frame).
+	return c.(*net.UnixConn), nil
+}
+
+// Dial connects to a process's attach socket and waits for the shim's
+// Attached frame: once it returns, every later output of the process
+// reaches this connection.
+func Dial(ctx context.Context, path string) (*net.UnixConn, error) {
+	uc, err := DialSocket(ctx, path)
+	if err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

@@ -181,7 +181,7 @@ func tail(path string, n int64) string {
 // ctrd restart. It returns an error wrapping ErrShimGone when no shim
 // listens there.
 func Connect(ctx context.Context, bundle string) (*Client, error) {
-	conn, err := attach.Dial(ctx, SocketPath(bundle))
+	conn, err := attach.DialSocket(ctx, SocketPath(bundle))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, fmt.Errorf("%w: %v", ErrShimGone, err)
