@@ -5,7 +5,7 @@ set -euo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)
 status=0
 for b in "$dir"/*.sh; do
-	[ "$(basename "$b")" = run.sh ] && continue
+	case "$(basename "$b")" in run.sh | lib.sh) continue ;; esac
 	echo "######## $(basename "$b")"
 	bash "$b" "$@" || { echo "######## $(basename "$b") failed" >&2; status=1; }
 done

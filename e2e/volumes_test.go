@@ -174,7 +174,7 @@ func TestHostileImageSymlinks(t *testing.T) {
 	}
 	// Inside, the mount resolved within the container's root.
 	out := d.MustCtr(t, "run", "--rm", "-v", src+":/evil-abs/"+canary, "evil", "sh", "-c", "ls /etc/"+canary)
-	if !strings.HasPrefix(out, "marker-") {
+	if !strings.Contains(out, "marker-") {
 		t.Fatalf("mount not at the in-root target: %q", out)
 	}
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Published-port throughput against direct-to-container throughput, and the
+# cost of network setup in `ctr run`. Run as root after `make binaries`:
+#   bench/network.sh [-n 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=10
+[ "${1:-}" = -n ] && N=$2
+. bench/lib.sh
+command -v curl >/dev/null || apt-get install -y -qq curl >/dev/null
+
+bench_busybox "$W/rootfs" "$W/busybox.tar"
+bench_ctrd
+bin/ctr import "$W/busybox.tar" busybox >/dev/null
+
+# A 512 MB file served by busybox httpd from a tmpfs, so disks stay out.
+mkdir -p "$W/www"
+mount -t tmpfs -o size=600m tmpfs "$W/www"
+dd if=/dev/zero of="$W/www/big" bs=1M count=512 status=none
+PORT=$((20000 + RANDOM % 10000))
+bin/ctr run -d --name web -p "$PORT:80" -v "$W/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
+CIP=$(bin/ctr inspect -f '{{.NetworkSettings.IPAddress}}' web)
+GW=$(bin/ctr inspect -f '{{.NetworkSettings.Gateway}}' web)
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+
+speed() { curl -s -o /dev/null -w '%{speed_download}\n' "$1"; }
+printf '%-52s %s\n' "measure" "MB/s (median of 3)"
+direct=$(for _ in 1 2 3; do speed "http://$CIP:80/big"; done | median)
+lo=$(for _ in 1 2 3; do speed "http://127.0.0.1:$PORT/big"; done | median)
+hostaddr=$(for _ in 1 2 3; do speed "http://$GW:$PORT/big"; done | median)
+printf '%-52s %.0f\n' "direct to the container ($CIP:80)" "$(echo "$direct / 1048576" | bc -l)"
+printf '%-52s %.0f (%.0f%%)\n' "published port via 127.0.0.1:$PORT" "$(echo "$lo / 1048576" | bc -l)" "$(echo "100 * $lo / $direct" | bc -l)"
+printf '%-52s %.0f (%.0f%%)\n' "published port via a host address ($GW:$PORT)" "$(echo "$hostaddr / 1048576" | bc -l)" "$(echo "100 * $hostaddr / $direct" | bc -l)"
+bin/ctr rm -f web >/dev/null
+umount "$W/www"
+
+# Network setup cost: the same run with the default bridge and with none.
+bin/ctr run --rm busybox true
+bridge=$(for _ in $(seq "$N"); do s=$(now); bin/ctr run --rm busybox true; since "$s"; done | median)
+none=$(for _ in $(seq "$N"); do s=$(now); bin/ctr run --rm --network none busybox true; since "$s"; done | median)
+printf '%-52s %.1f ms\n' "ctr run --rm true, bridge network (median of $N)" "$(echo "$bridge * 1000" | bc -l)"
+printf '%-52s %.1f ms\n' "ctr run --rm true, --network none (median of $N)" "$(echo "$none * 1000" | bc -l)"
+printf '%-52s %.1f ms\n' "network setup adds" "$(echo "($bridge - $none) * 1000" | bc -l)"
