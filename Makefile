@@ -14,6 +14,7 @@ build: binaries
 
 binaries:
 	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ctrd ./cmd/ctrd
+	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ctrd-shim ./cmd/ctrd-shim
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/ctr ./cmd/ctr
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o bin/ctrd-init ./cmd/ctrd-init
 
@@ -52,6 +53,7 @@ install: binaries
 	install -D -m 0755 bin/ctrd $(DESTDIR)$(PREFIX)/bin/ctrd
 	install -D -m 0755 bin/ctr $(DESTDIR)$(PREFIX)/bin/ctr
 	install -D -m 0755 bin/ctrd-init $(DESTDIR)$(PREFIX)/bin/ctrd-init
+	install -D -m 0755 bin/ctrd-shim $(DESTDIR)$(PREFIX)/bin/ctrd-shim
 
 clean:
 	rm -rf bin

@@ -23,9 +23,24 @@ func (d *Daemon) validateHostConfigExtra(hc *types.HostConfig, cfg *types.Config
 
 // initBinary is the static init run in front of the command with --init.
 func (d *Daemon) initBinary() string {
+	return siblingBinary("ctrd-init")
+}
+
+// shimBinary is the slim shim installed next to ctrd, or "" (ctrd then
+// re-executes itself as the shim).
+func (d *Daemon) shimBinary() string {
+	p := siblingBinary("ctrd-shim")
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return p
+	}
+	return ""
+}
+
+// siblingBinary is the path of name in ctrd's own directory.
+func siblingBinary(name string) string {
 	exe, err := os.Executable()
 	if err != nil {
-		return "/usr/local/bin/ctrd-init"
+		return filepath.Join("/usr/local/bin", name)
 	}
-	return filepath.Join(filepath.Dir(exe), "ctrd-init")
+	return filepath.Join(filepath.Dir(exe), name)
 }

@@ -102,6 +102,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 		ID:          id,
 		Bundle:      bundle,
 		StateRoot:   d.stateRoot(),
+		Binary:      d.shimBinary(),
 		Tty:         c.rec.Config.Tty,
 		Stdin:       c.rec.Config.OpenStdin,
 		LogPath:     d.logPath(id),
@@ -113,7 +114,8 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 		return nil, err
 	}
 	c.shim = cl
-	c.rec.State = containerState{Status: stateCreated, ExitCode: 0}
+	// A new run: Docker keeps FinishedAt of the previous one until the next exit.
+	c.rec.State = containerState{Status: stateCreated, FinishedAt: c.rec.State.FinishedAt}
 	logrus.WithFields(logrus.Fields{
 		"container": id[:12], "mount": tMount.Sub(t0), "spec+network": tSpec.Sub(tMount), "shim": time.Since(tSpec),
 	}).Debug("container created in its shim")
@@ -150,7 +152,7 @@ func (d *Daemon) beginLocked(ctx context.Context, c *container) error {
 	if err != nil {
 		return err
 	}
-	c.rec.State = containerState{Status: stateRunning, Pid: st.Pid, StartedAt: time.Now().UTC()}
+	c.rec.State = containerState{Status: stateRunning, Pid: st.Pid, StartedAt: time.Now().UTC(), FinishedAt: c.rec.State.FinishedAt}
 	if err := d.containers.save(&c.rec); err != nil {
 		return err
 	}
