@@ -207,3 +207,43 @@ func unmountBelow(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestCrashWithManyContainers: SIGKILL of ctrd with ten containers of mixed
+// policies publishing ports; after the restart all still run, every port
+// answers, and no rule or container is duplicated.
+func TestCrashWithManyContainers(t *testing.T) {
+	d := busyboxDaemon(t)
+	www := filepath.Join(d.Root, "www")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("ok\n"), 0o644)
+	policies := []string{"no", "always", "unless-stopped", "on-failure", "on-failure:3"}
+	ports := map[string]int{}
+	for i := 0; i < 10; i++ {
+		name := "m" + strconv.Itoa(i)
+		port := freePort(t)
+		ports[name] = port
+		d.MustCtr(t, "run", "-d", "--name", name, "--restart", policies[i%len(policies)], "-p", strconv.Itoa(port)+":80",
+			"-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	}
+	pids := map[string]string{}
+	for name := range ports {
+		pids[name] = d.MustCtr(t, "inspect", "-f", "{{.State.Pid}}", name)
+	}
+	table := "ctrd_" + d.Bridge
+	rulesBefore := strings.Count(nftTable(t, table), "dnat to")
+	d.Kill9(t)
+	d.Restart(t)
+	for name, port := range ports {
+		if got := d.MustCtr(t, "inspect", "-f", "{{.State.Status}} {{.State.Pid}} {{.RestartCount}}", name); got != "running "+pids[name]+" 0" {
+			t.Errorf("%s after the crash: %q (pid was %s)", name, got, pids[name])
+		}
+		url := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
+		waitFor(t, 5*time.Second, func() bool { s, _ := httpGet(url); return s == "ok\n" })
+	}
+	if n := len(strings.Fields(d.MustCtr(t, "ps", "-q"))); n != 10 {
+		t.Errorf("%d containers running after the restart, want 10", n)
+	}
+	if after := strings.Count(nftTable(t, table), "dnat to"); after != rulesBefore || after < 10 {
+		t.Errorf("DNAT rules: %d before the crash, %d after", rulesBefore, after)
+	}
+}
