@@ -24,39 +24,9 @@ func (c *CLI) inspectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var docs []json.RawMessage
-			var failed []string
-			for _, name := range args {
-				doc, err := c.inspectOne(cmd, cl, kind, name)
-				if err != nil {
-					if errdefs.IsNotFound(err) {
-						failed = append(failed, "Error: No such object: "+name)
-						continue
-					}
-					failed = append(failed, daemonError(err).Error())
-					continue
-				}
-				docs = append(docs, doc)
-			}
-			if format != "" {
-				var rows []interface{}
-				for _, d := range docs {
-					v, err := decodeJSON(d)
-					if err != nil {
-						return err
-					}
-					rows = append(rows, v)
-				}
-				if err := (table{out: c.Out, format: format}).render(rows); err != nil {
-					return &StatusError{Status: "Error: " + err.Error(), Code: 1}
-				}
-			} else if err := printJSONArray(c.Out, docs); err != nil {
-				return err
-			}
-			if len(failed) > 0 {
-				return &StatusError{Status: strings.Join(failed, "\n"), Code: 1}
-			}
-			return nil
+			return c.inspectEach(args, format, "object", func(name string) (json.RawMessage, error) {
+				return c.inspectOne(cmd, cl, kind, name)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
@@ -84,4 +54,30 @@ func (c *CLI) inspectOne(cmd *cobra.Command, cl *api.Client, kind, name string) 
 		return nil, err
 	}
 	return resp.Json, nil
+}
+
+// inspectEach fetches each named object with get and prints them all as
+// `inspect` does (JSON array or --format), then reports the names that
+// failed, one line each.
+func (c *CLI) inspectEach(names []string, format, kind string, get func(name string) (json.RawMessage, error)) error {
+	var docs []json.RawMessage
+	var failed []string
+	for _, name := range names {
+		doc, err := get(name)
+		switch {
+		case err == nil:
+			docs = append(docs, doc)
+		case errdefs.IsNotFound(err):
+			failed = append(failed, fmt.Sprintf("Error: No such %s: %s", kind, name))
+		default:
+			failed = append(failed, daemonError(err).Error())
+		}
+	}
+	if err := c.printDocs(docs, format); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return &StatusError{Status: strings.Join(failed, "\n"), Code: 1}
+	}
+	return nil
 }

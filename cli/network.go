@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/ctrd/ctrd/api"
-	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -98,27 +97,13 @@ func (c *CLI) networkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var docs []json.RawMessage
-			var failed []string
-			for _, name := range args {
+			return c.inspectEach(args, inspectFormat, "network", func(name string) (json.RawMessage, error) {
 				resp, err := cl.Networks.Inspect(cmd.Context(), &api.NetworkRequest{Name: name})
 				if err != nil {
-					if errdefs.IsNotFound(err) {
-						failed = append(failed, "Error: No such network: "+name)
-					} else {
-						failed = append(failed, daemonError(err).Error())
-					}
-					continue
+					return nil, err
 				}
-				docs = append(docs, resp.Json)
-			}
-			if err := c.printDocs(docs, inspectFormat); err != nil {
-				return err
-			}
-			if len(failed) > 0 {
-				return &StatusError{Status: strings.Join(failed, "\n"), Code: 1}
-			}
-			return nil
+				return resp.Json, nil
+			})
 		},
 	}
 	inspect.Flags().StringVarP(&inspectFormat, "format", "f", "", "Format output using a Go template")

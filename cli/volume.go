@@ -118,27 +118,13 @@ func (c *CLI) volumeInspectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var docs []json.RawMessage
-			var failed []string
-			for _, name := range args {
+			return c.inspectEach(args, format, "volume", func(name string) (json.RawMessage, error) {
 				resp, err := cl.Volumes.Inspect(cmd.Context(), &api.VolumeRequest{Name: name})
 				if err != nil {
-					if errdefs.IsNotFound(err) {
-						failed = append(failed, "Error: No such volume: "+name)
-					} else {
-						failed = append(failed, daemonError(err).Error())
-					}
-					continue
+					return nil, err
 				}
-				docs = append(docs, resp.Json)
-			}
-			if err := c.printDocs(docs, format); err != nil {
-				return err
-			}
-			if len(failed) > 0 {
-				return &StatusError{Status: strings.Join(failed, "\n"), Code: 1}
-			}
-			return nil
+				return resp.Json, nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
