@@ -31,7 +31,12 @@ func (d *Daemon) afterExit(c *container, exitCode int, ranFor time.Duration) {
 	if !restart.ShouldRestart(policyOf(c), ev) {
 		return
 	}
-	d.scheduleRestartLocked(c, c.backoff.Next(ranFor))
+	// The back-off counts from the exit, not from the end of its cleanup.
+	delay := c.backoff.Next(ranFor) - time.Since(c.rec.State.FinishedAt)
+	if delay < 0 {
+		delay = 0
+	}
+	d.scheduleRestartLocked(c, delay)
 }
 
 // scheduleRestartLocked marks c restarting and starts it after delay.
@@ -41,6 +46,18 @@ func (d *Daemon) scheduleRestartLocked(c *container, delay time.Duration) {
 	c.notifyLocked()
 	id := c.rec.ID
 	logrus.WithFields(logrus.Fields{"container": id[:12], "delay": delay}).Info("restarting container")
+	// Prepare the new run (mounts, network, shim, container created) during
+	// the back-off wait, so that the process runs as soon as it ends.
+	go func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.rec.State.Status != stateRestarting || c.shim != nil {
+			return
+		}
+		if err := d.prepareLocked(context.Background(), c); err != nil {
+			logrus.WithError(err).WithField("container", id[:12]).Debug("prepare restart")
+		}
+	}()
 	d.restarts.Schedule(id, delay, func() {
 		c.mu.Lock()
 		if c.rec.State.Status != stateRestarting {

@@ -40,9 +40,9 @@ func (d *Daemon) cgroupsPath(id string) string {
 	return filepath.Join(d.cfg.CgroupParent, id)
 }
 
-// startContainer mounts the container's layers, writes its spec and starts
-// its shim, which creates the container. Unless attachFirst, the user
-// process runs at once; otherwise it waits for begin.
+// startContainer runs a container: unless its new run is already prepared
+// (a restart held in its back-off wait), it is prepared first. Unless
+// attachFirst, the user process runs at once; otherwise it waits for begin.
 func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst bool) (warnings []string, retErr error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -52,12 +52,31 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 	case stateRemoving:
 		return nil, errdefs.Conflict(fmt.Errorf("container %s is being removed", c.rec.Name))
 	}
+	d.restarts.Cancel(c.rec.ID)
+	if c.shim == nil {
+		if err := d.prepareLocked(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	// A new run: Docker keeps FinishedAt of the previous one until the next exit.
+	c.rec.State = containerState{Status: stateCreated, FinishedAt: c.rec.State.FinishedAt}
+	if attachFirst {
+		c.beginTimer = time.AfterFunc(beginDelay, func() { _ = d.begin(context.Background(), c) })
+		return warnings, nil
+	}
+	return warnings, d.beginLocked(ctx, c)
+}
+
+// prepareLocked mounts the container's layers, sets up its network, writes
+// its spec and starts its shim, which creates the container: everything
+// but running the user process. A failure releases all of it and is
+// recorded in the container's state.
+func (d *Daemon) prepareLocked(ctx context.Context, c *container) (retErr error) {
 	id := c.rec.ID
-	d.restarts.Cancel(id)
 	bundle := d.bundleDir(id)
 	rootfs := d.rootfsDir(id)
 	if err := os.MkdirAll(rootfs, 0o711); err != nil {
-		return nil, fmt.Errorf("create bundle: %w", err)
+		return fmt.Errorf("create bundle: %w", err)
 	}
 	defer func() {
 		if retErr != nil {
@@ -76,27 +95,27 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 	t0 := time.Now()
 	mounts, err := d.images.Snapshotter().Mounts(id)
 	if err != nil {
-		return nil, fmt.Errorf("writable layer: %w", err)
+		return fmt.Errorf("writable layer: %w", err)
 	}
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
-		return nil, fmt.Errorf("mount rootfs: %w", err)
+		return fmt.Errorf("mount rootfs: %w", err)
 	}
 	tMount := time.Now()
 	opts, err := d.specOptions(c, rootfs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s, err := spec.Generate(opts)
 	if err != nil {
-		return nil, errdefs.InvalidArgument(err)
+		return errdefs.InvalidArgument(err)
 	}
 	if err := writeJSONFile(filepath.Join(bundle, "config.json"), s); err != nil {
-		return nil, err
+		return err
 	}
 	tSpec := time.Now()
 	maxSize, maxFiles, err := logLimits(c.rec.HostConfig.LogConfig.Config)
 	if err != nil {
-		return nil, errdefs.InvalidArgument(err)
+		return errdefs.InvalidArgument(err)
 	}
 	cl, err := shim.Start(ctx, shim.StartOptions{
 		ID:          id,
@@ -111,19 +130,13 @@ func (d *Daemon) startContainer(ctx context.Context, c *container, attachFirst b
 		Debug:       logrus.IsLevelEnabled(logrus.DebugLevel),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.shim = cl
-	// A new run: Docker keeps FinishedAt of the previous one until the next exit.
-	c.rec.State = containerState{Status: stateCreated, FinishedAt: c.rec.State.FinishedAt}
 	logrus.WithFields(logrus.Fields{
 		"container": id[:12], "mount": tMount.Sub(t0), "spec+network": tSpec.Sub(tMount), "shim": time.Since(tSpec),
 	}).Debug("container created in its shim")
-	if attachFirst {
-		c.beginTimer = time.AfterFunc(beginDelay, func() { _ = d.begin(context.Background(), c) })
-		return warnings, nil
-	}
-	return warnings, d.beginLocked(ctx, c)
+	return nil
 }
 
 // begin runs the user process of a started container (idempotent).
@@ -250,6 +263,8 @@ func (d *Daemon) stopContainer(ctx context.Context, c *container, timeout int, s
 	c.mu.Lock()
 	d.restarts.Cancel(c.rec.ID)
 	if c.rec.State.Status == stateRestarting {
+		// Stopped during its back-off wait: drop the prepared run.
+		d.releaseRuntime(c)
 		c.rec.State.Status = stateExited
 		c.rec.State.ManuallyStopped = true
 		_ = d.containers.save(&c.rec)
@@ -332,7 +347,17 @@ func (d *Daemon) killContainer(ctx context.Context, c *container, sigName string
 		sig = s
 	}
 	c.mu.Lock()
-	d.restarts.Cancel(c.rec.ID)
+	if c.rec.State.Status == stateRestarting {
+		// Killed during its back-off wait: it stays stopped, as after stop.
+		d.restarts.Cancel(c.rec.ID)
+		d.releaseRuntime(c)
+		c.rec.State.Status = stateExited
+		c.rec.State.ManuallyStopped = true
+		_ = d.containers.save(&c.rec)
+		c.notifyLocked()
+		c.mu.Unlock()
+		return nil
+	}
 	if c.shim == nil || c.rec.State.Status != stateRunning && c.rec.State.Status != statePaused {
 		c.mu.Unlock()
 		return errdefs.Conflict(fmt.Errorf("Cannot kill container: %s: container %s is not running", c.rec.Name, c.rec.ID))

@@ -20,7 +20,7 @@ import (
 func (d *Daemon) reconcileContainers() error {
 	ctx := context.Background()
 	known := map[string]bool{}
-	var toStart []*container
+	var toStart, afterExits []*container
 	for _, c := range d.containers.list() {
 		known[c.rec.ID] = true
 		c.mu.Lock()
@@ -61,8 +61,10 @@ func (d *Daemon) reconcileContainers() error {
 				continue
 			}
 			if serr == nil && st.Status == shim.Created {
-				// Held for an attach that the old daemon never saw.
+				// Held for an attach that the old daemon never saw, or a
+				// restart prepared during its back-off wait.
 				c.shim = cl
+				c.rec.State.Status = stateCreated
 				c.mu.Unlock()
 				_ = d.begin(ctx, c)
 				continue
@@ -76,6 +78,16 @@ func (d *Daemon) reconcileContainers() error {
 				continue
 			}
 			cl.Close()
+		}
+		if status == stateRestarting {
+			// It was in its back-off wait: its exit is already recorded;
+			// its policy decides again now.
+			d.releaseRuntime(c)
+			c.rec.State.Status = stateExited
+			_ = d.containers.save(&c.rec)
+			afterExits = append(afterExits, c)
+			c.mu.Unlock()
+			continue
 		}
 		// The shim is gone (host reboot, or it was killed).
 		code, msg := 137, "container shim was gone when ctrd started"
@@ -115,6 +127,9 @@ func (d *Daemon) reconcileContainers() error {
 	}
 	if err := d.network.Reconcile(running); err != nil {
 		logrus.WithError(err).Warn("reconcile networking")
+	}
+	for _, c := range afterExits {
+		d.afterExit(c, c.rec.State.ExitCode, 0)
 	}
 	if len(toStart) > 0 {
 		go func() {
