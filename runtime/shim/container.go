@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ctrd/ctrd/runtime/rlimit"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/apparmor"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -30,25 +31,6 @@ func readSpec(bundle string) (*specs.Spec, error) {
 		return nil, errors.New("spec has no process")
 	}
 	return &s, nil
-}
-
-var rlimitTypes = map[string]int{
-	"RLIMIT_AS":         unix.RLIMIT_AS,
-	"RLIMIT_CORE":       unix.RLIMIT_CORE,
-	"RLIMIT_CPU":        unix.RLIMIT_CPU,
-	"RLIMIT_DATA":       unix.RLIMIT_DATA,
-	"RLIMIT_FSIZE":      unix.RLIMIT_FSIZE,
-	"RLIMIT_LOCKS":      unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK":    unix.RLIMIT_MEMLOCK,
-	"RLIMIT_MSGQUEUE":   unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE":       unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE":     unix.RLIMIT_NOFILE,
-	"RLIMIT_NPROC":      unix.RLIMIT_NPROC,
-	"RLIMIT_RSS":        unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO":     unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME":     unix.RLIMIT_RTTIME,
-	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK":      unix.RLIMIT_STACK,
 }
 
 // canRaiseRlimits reports whether this process has CAP_SYS_RESOURCE, i.e.
@@ -113,7 +95,7 @@ func processFromSpec(p *specs.Process) (*libcontainer.Process, error) {
 	}
 	raise := len(p.Rlimits) > 0 && canRaiseRlimits()
 	for _, r := range p.Rlimits {
-		t, ok := rlimitTypes[r.Type]
+		t, ok := rlimit.Resource(r.Type)
 		if !ok {
 			return nil, fmt.Errorf("unknown rlimit %q", r.Type)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ctrd/ctrd/runtime/rlimit"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -11,25 +12,6 @@ import (
 // DefaultNofile is the RLIMIT_NOFILE Docker containers get (soft and hard),
 // before clamping to what the host allows.
 const DefaultNofile = 1048576
-
-var rlimitResources = map[string]int{
-	"RLIMIT_AS":         unix.RLIMIT_AS,
-	"RLIMIT_CORE":       unix.RLIMIT_CORE,
-	"RLIMIT_CPU":        unix.RLIMIT_CPU,
-	"RLIMIT_DATA":       unix.RLIMIT_DATA,
-	"RLIMIT_FSIZE":      unix.RLIMIT_FSIZE,
-	"RLIMIT_LOCKS":      unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK":    unix.RLIMIT_MEMLOCK,
-	"RLIMIT_MSGQUEUE":   unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE":       unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE":     unix.RLIMIT_NOFILE,
-	"RLIMIT_NPROC":      unix.RLIMIT_NPROC,
-	"RLIMIT_RSS":        unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO":     unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME":     unix.RLIMIT_RTTIME,
-	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK":      unix.RLIMIT_STACK,
-}
 
 // hostHardLimit returns this process's hard limit for resource (which the
 // container inherits and cannot exceed without CAP_SYS_RESOURCE). Tests
@@ -48,7 +30,7 @@ func normalizeRlimitType(t string) (string, error) {
 	if !strings.HasPrefix(n, "RLIMIT_") {
 		n = "RLIMIT_" + n
 	}
-	if _, ok := rlimitResources[n]; !ok {
+	if _, ok := rlimit.Resource(n); !ok {
 		return "", fmt.Errorf("unknown ulimit type %q", t)
 	}
 	return n, nil
@@ -86,7 +68,8 @@ func buildRlimits(user []specs.POSIXRlimit, hostNofile uint64) ([]specs.POSIXRli
 		if out[i].Type == "RLIMIT_NOFILE" && hostNofile != 0 {
 			max, ok = hostNofile, true
 		} else {
-			max, ok = hostHardLimit(rlimitResources[out[i].Type])
+			res, _ := rlimit.Resource(out[i].Type)
+			max, ok = hostHardLimit(res)
 		}
 		if !ok {
 			continue
