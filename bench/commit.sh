@@ -22,14 +22,7 @@ t=$(for i in 1 2 3 4 5; do s=$(now); bin/ctr commit src "bench:$i" >/dev/null; s
 printf '%-50s %.3f s\n' "ctr commit (100 MB + many files, median of 5)" "$t"
 
 if [ "$WITH_DOCKER" = 1 ]; then
-	command -v dockerd >/dev/null || apt-get install -y -qq docker.io >/dev/null
-	dockerd --data-root "$W/docker" --exec-root "$W/docker-exec" -H "unix://$W/docker.sock" --pidfile "$W/docker.pid" \
-		--bridge none --iptables=false >"$W/dockerd.log" 2>&1 &
-	DOCKERD_PID=$!
-	trap 'docker -H unix://$W/docker.sock rm -f $(docker -H unix://$W/docker.sock ps -aq) >/dev/null 2>&1; kill $DOCKERD_PID; wait $DOCKERD_PID; bench_cleanup' EXIT
-	export DOCKER_HOST=unix://$W/docker.sock
-	for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
-	docker import "$W/busybox.tar" busybox >/dev/null
+	bench_dockerd
 	docker run --name src --network none -v "$W/payload:/payload:ro" busybox cp -a /payload/data /payload/usrcopy /
 	d=$(for i in 1 2 3 4 5; do s=$(now); docker commit src "bench:$i" >/dev/null; since "$s"; done | median)
 	printf '%-50s %.3f s\n' "docker commit (same, median of 5)" "$d"

@@ -50,14 +50,7 @@ PY
 fi
 
 if [ "$WITH_DOCKER" = 1 ]; then
-	command -v dockerd >/dev/null || apt-get install -y -qq docker.io >/dev/null
-	dockerd --data-root "$W/docker" --exec-root "$W/docker-exec" -H "unix://$W/docker.sock" --pidfile "$W/docker.pid" \
-		--bridge none --iptables=false >"$W/dockerd.log" 2>&1 &
-	DOCKERD_PID=$!
-	trap 'docker -H unix://$W/docker.sock rm -f $(docker -H unix://$W/docker.sock ps -aq) >/dev/null 2>&1; kill $DOCKERD_PID; wait $DOCKERD_PID; bench_cleanup' EXIT
-	export DOCKER_HOST=unix://$W/docker.sock
-	for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
-	docker import "$W/busybox.tar" busybox >/dev/null
+	bench_dockerd
 	docker run --rm --network none busybox true
 	t=$(for _ in $(seq "$N"); do s=$(now); docker run --rm --network none busybox true; since "$s"; done | median)
 	printf '%-44s %.3f s\n' "docker run --rm busybox true (median of $N)" "$t"

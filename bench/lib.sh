@@ -36,8 +36,25 @@ bench_ctrd() {
 	exit 1
 }
 
+# bench_dockerd: a throw-away dockerd (installing docker.io if missing), for
+# side-by-side figures, with busybox imported from $W/busybox.tar.
+bench_dockerd() {
+	command -v dockerd >/dev/null || apt-get install -y -qq docker.io >/dev/null
+	dockerd --data-root "$W/docker" --exec-root "$W/docker-exec" -H "unix://$W/docker.sock" --pidfile "$W/docker.pid" \
+		--bridge none --iptables=false >"$W/dockerd.log" 2>&1 &
+	DOCKERD_PID=$!
+	export DOCKER_HOST=unix://$W/docker.sock
+	for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
+	docker import "$W/busybox.tar" busybox >/dev/null
+}
+
 bench_cleanup() {
 	set +e
+	if [ -n "${DOCKERD_PID:-}" ]; then
+		docker rm -f $(docker ps -aq) >/dev/null 2>&1
+		kill "$DOCKERD_PID"
+		wait "$DOCKERD_PID" 2>/dev/null
+	fi
 	if [ -n "${CTRD_PID:-}" ]; then
 		if kill -0 "$CTRD_PID" 2>/dev/null; then
 			bin/ctr rm -f $(bin/ctr ps -aq) >/dev/null 2>&1
