@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -555,4 +556,66 @@ func (b *safeBuffer) String() string {
 	b.lock()
 	defer func() { <-b.mu }()
 	return b.buf.String()
+}
+
+// TestDetachKeys: ctrl-p ctrl-q leaves an attached container running, and
+// `ctr attach` gets back to it.
+func TestDetachKeys(t *testing.T) {
+	d := busyboxDaemon(t)
+	cmd := exec.Command(ctrBin, "run", "-it", "--name", "det", "busybox", "sh")
+	cmd.Env = append(cleanEnv(), "CTR_HOST="+d.Host)
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var out safeBuffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(out.String(), "#") })
+	ptmx.Write([]byte{0x10, 0x11}) // ctrl-p ctrl-q
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("detach ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("ctrl-p ctrl-q did not detach")
+	}
+	if st := d.MustCtr(t, "inspect", "-f", "{{.State.Running}}", "det"); st != "true" {
+		t.Fatalf("container stopped on detach: %s", st)
+	}
+	// Attach again and end it.
+	cmd = exec.Command(ctrBin, "attach", "det")
+	cmd.Env = append(cleanEnv(), "CTR_HOST="+d.Host)
+	ptmx2, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx2.Close()
+	go io.Copy(io.Discard, ptmx2)
+	time.Sleep(300 * time.Millisecond)
+	ptmx2.Write([]byte("exit 4\n"))
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 4 {
+			t.Fatalf("attach exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("attach did not end")
+	}
 }
