@@ -502,6 +502,18 @@ func hostRoutes() []*net.IPNet {
 
 func (d *Daemon) cleanup(t *testing.T) {
 	if d.Running() {
+		// User networks have bridges of their own, which only the daemon
+		// knows: remove them (and the containers on them) through it.
+		if nets := strings.Fields(d.Ctr("network", "ls", "--format", "{{.Name}}").Stdout); len(nets) > 3 {
+			if ids := strings.Fields(d.Ctr("ps", "-aq").Stdout); len(ids) > 0 {
+				d.Ctr(append([]string{"rm", "-f"}, ids...)...)
+			}
+			for _, n := range nets {
+				if n != "bridge" && n != "host" && n != "none" {
+					d.Ctr("network", "rm", n)
+				}
+			}
+		}
 		_ = d.cmd.Process.Signal(syscall.SIGTERM)
 		if !d.wait(stopTimeout) {
 			t.Logf("ctrd did not exit within %s of SIGTERM: killing it", stopTimeout)
