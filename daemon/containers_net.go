@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,24 +123,29 @@ func (d *Daemon) networkFiles(c *container, rootfs string, o *spec.Options) erro
 }
 
 // releaseNetwork detaches a stopped container and frees its address and
-// ports: they are held only while it runs. Idempotent.
+// ports: they are held only while it runs. Idempotent, and cheap when
+// nothing is held (it runs on every stop and removal).
 func (d *Daemon) releaseNetwork(c *container) {
 	id := c.rec.ID
 	log := logrus.WithField("container", id[:12])
-	if ep, err := d.network.Endpoint(id); err == nil && ep != nil {
-		if err := d.network.Detach(ep); err != nil {
-			log.WithError(err).Warn("detach network")
+	path := d.network.NetNSPath(id)
+	ep, err := d.network.Endpoint(id)
+	if err != nil || ep == nil {
+		if _, err := os.Lstat(path); err == nil {
+			_ = network.RemoveNetNS(path)
 		}
+		return
 	}
-	if err := network.RemoveNetNS(d.network.NetNSPath(id)); err != nil {
+	if err := d.network.Detach(ep); err != nil {
+		log.WithError(err).Warn("detach network")
+	}
+	if err := network.RemoveNetNS(path); err != nil {
 		log.WithError(err).Warn("remove network namespace")
 	}
 	if err := d.network.Release(id); err != nil {
 		log.WithError(err).Warn("release network")
 	}
 }
-
-func (d *Daemon) releaseEndpoint(c *container) { d.releaseNetwork(c) }
 
 // fillNetworkSettings adds NetworkSettings to `ctr inspect`.
 func (d *Daemon) fillNetworkSettings(c *container, doc *types.ContainerJSON) {

@@ -159,15 +159,14 @@ func (d *Daemon) containerMounts(c *container, rootfs string, o *spec.Options) e
 // namespace and go with it; nothing is mounted on the host for them.
 func (d *Daemon) unmountVolumes(c *container) {}
 
-// releaseContainerResources frees what a removed container held: its
-// anonymous volumes with -v, and its network endpoint.
+// releaseContainerResources frees what a removed container held beyond its
+// runtime (released at stop): its anonymous volumes, with -v.
 func (d *Daemon) releaseContainerResources(c *container, removeVolumes bool) {
 	if removeVolumes {
 		for _, name := range c.rec.AnonymousVolumes {
 			_ = d.volumes.Remove(name, func(n string) []string { return d.volumeUsers(n, c.rec.ID) })
 		}
 	}
-	d.releaseEndpoint(c)
 }
 
 // volumeUsers names the containers (other than except) using a volume.
