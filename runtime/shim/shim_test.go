@@ -3,6 +3,7 @@ package shim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -423,8 +424,16 @@ func TestExec(t *testing.T) {
 	if err := c.c.Exec(ctx(t), ExecOptions{ID: "tty", Process: &proc, Tty: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.c.StartExec(ctx(t), "tty"); err != nil {
+	ttyPid, err := c.c.StartExec(ctx(t), "tty")
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Signal the command itself, not the runtime's init still setting it
+	// up (which may swallow the signal before it execs the command).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ttyPid)); strings.TrimSpace(string(b)) == "sleep" {
+			break
+		}
 	}
 	if err := c.c.ResizeExec(ctx(t), "tty", 10, 10); err != nil {
 		t.Error(err)
