@@ -12,6 +12,7 @@ import (
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/ctrd/ctrd/images"
 	"github.com/ctrd/ctrd/images/reference"
+	"github.com/ctrd/ctrd/restart"
 	"github.com/ctrd/ctrd/runtime/spec"
 	"github.com/sirupsen/logrus"
 )
@@ -43,7 +44,7 @@ func (d *Daemon) createContainer(ctx context.Context, name string, cc types.Crea
 	if err != nil {
 		return nil, nil, errdefs.InvalidArgument(err)
 	}
-	if err := d.validateHostConfig(&cc.HostConfig, merged); err != nil {
+	if err := d.validateHostConfig(&cc.HostConfig); err != nil {
 		return nil, nil, errdefs.InvalidArgument(err)
 	}
 	args, err := spec.Args(spec.Options{Image: toImageConfig(merged)})
@@ -213,9 +214,10 @@ func setEnv(env []string, key, kv string) []string {
 	return append(env, kv)
 }
 
-// validateHostConfig checks run options that the daemon must refuse before
+// validateHostConfig checks run options (resources, logging, security,
+// restart policy, networking) that the daemon must refuse before
 // creating anything.
-func (d *Daemon) validateHostConfig(hc *types.HostConfig, cfg *types.Config) error {
+func (d *Daemon) validateHostConfig(hc *types.HostConfig) error {
 	if hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file" {
 		return fmt.Errorf("logging driver %q is not supported: only json-file", hc.LogConfig.Type)
 	}
@@ -242,7 +244,14 @@ func (d *Daemon) validateHostConfig(hc *types.HostConfig, cfg *types.Config) err
 	if hc.NanoCPUs < 0 {
 		return fmt.Errorf("invalid --cpus: must be positive")
 	}
-	return d.validateHostConfigExtra(hc, cfg)
+	p := restart.Policy{Name: hc.RestartPolicy.Name, MaximumRetryCount: hc.RestartPolicy.MaximumRetryCount}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := restart.CheckAutoRemove(p, hc.AutoRemove); err != nil {
+		return err
+	}
+	return d.validateNetworking(hc)
 }
 
 func validCapability(c string) bool {

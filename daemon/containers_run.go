@@ -252,7 +252,8 @@ func (d *Daemon) releaseRuntime(c *container) {
 	if err := snapshot.Unmount(d.rootfsDir(id)); err != nil {
 		logrus.WithError(err).WithField("container", id[:12]).Warn("unmount rootfs")
 	}
-	d.unmountVolumes(c)
+	// Volume and bind mounts live in the container's own mount namespace
+	// and go with it: nothing is mounted on the host for them.
 	if err := os.RemoveAll(d.bundleDir(id)); err != nil {
 		logrus.WithError(err).WithField("container", id[:12]).Warn("remove bundle")
 	}
@@ -399,6 +400,7 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container, force, volum
 		if !d.waitExit(ctx, c, 10*time.Second) {
 			c.mu.Lock()
 			c.rec.State.Status = prev
+			c.notifyLocked()
 			c.mu.Unlock()
 			return fmt.Errorf("could not kill running container %s, cannot remove", c.rec.ID)
 		}
@@ -565,4 +567,28 @@ func zeroTime(t time.Time) string {
 		return "0001-01-01T00:00:00Z"
 	}
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// initBinary is the static init run in front of the command with --init.
+func (d *Daemon) initBinary() string { return siblingBinary("ctrd-init") }
+
+// shimBinary is the slim shim installed next to ctrd, or "" (ctrd then
+// re-executes itself as the shim). Looked up once: it is on every start.
+func (d *Daemon) shimBinary() string {
+	d.shimOnce.Do(func() {
+		p := siblingBinary("ctrd-shim")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			d.shimPath = p
+		}
+	})
+	return d.shimPath
+}
+
+// siblingBinary is the path of name in ctrd's own directory.
+func siblingBinary(name string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return filepath.Join("/usr/local/bin", name)
+	}
+	return filepath.Join(filepath.Dir(exe), name)
 }

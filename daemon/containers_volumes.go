@@ -155,10 +155,6 @@ func (d *Daemon) containerMounts(c *container, rootfs string, o *spec.Options) e
 	return d.networkFiles(c, rootfs, o)
 }
 
-// unmountVolumes: volume and bind mounts live in the container's own mount
-// namespace and go with it; nothing is mounted on the host for them.
-func (d *Daemon) unmountVolumes(c *container) {}
-
 // releaseContainerResources frees what a removed container held beyond its
 // runtime (released at stop): its anonymous volumes, with -v.
 func (d *Daemon) releaseContainerResources(c *container, removeVolumes bool) {

@@ -46,6 +46,8 @@ type Daemon struct {
 	execs      execExits
 	started    time.Time
 	stopping   atomic.Bool
+	shimOnce   sync.Once
+	shimPath   string
 
 	server    *ttrpc.Server
 	listeners []net.Listener
