@@ -256,7 +256,7 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeGNUSparse:
-		if _, isDir := a.dirs[rel]; a.jobs != nil && !isDir && hdr.Typeflag == tar.TypeReg && hdr.Size <= maxJobSize {
+		if _, isDir := a.dirs[rel]; a.queues != nil && !isDir && hdr.Typeflag == tar.TypeReg && hdr.Size <= maxJobSize {
 			err = a.queueFile(rel, hdr, tr)
 			break
 		}

@@ -3,9 +3,11 @@ package archive
 import (
 	"archive/tar"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/bits"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -40,7 +42,7 @@ const (
 )
 
 type workerPool struct {
-	jobs      chan *fileJob
+	queues    []chan *fileJob // one per worker; nil: no workers
 	pending   map[string]struct{}
 	jobsWG    sync.WaitGroup // queued, unfinished jobs
 	workersWG sync.WaitGroup // running workers
@@ -85,25 +87,39 @@ func (a *applier) startWorkers(n int) {
 	if n <= 0 {
 		return
 	}
-	a.jobs = make(chan *fileJob, 8*n)
+	// Each worker has its own queue and takes every file of some
+	// directories: files created in one directory on several threads
+	// only contend for its lock (spinning on it, on few cores).
 	a.pending = map[string]struct{}{}
-	for i := 0; i < n; i++ {
+	a.queues = make([]chan *fileJob, n)
+	for i := range a.queues {
+		a.queues[i] = make(chan *fileJob, 8)
 		a.workersWG.Add(1)
-		go a.worker()
+		go a.worker(a.queues[i])
 	}
+}
+
+// queueFor is the queue of the worker that creates rel's directory's files.
+func (a *applier) queueFor(rel string) chan *fileJob {
+	dir := rel[:max(strings.LastIndexByte(rel, '/'), 0)]
+	h := fnv.New32a()
+	h.Write([]byte(dir))
+	return a.queues[h.Sum32()%uint32(len(a.queues))]
 }
 
 // stopWorkers ends the workers once they have finished every queued job.
 func (a *applier) stopWorkers() {
-	if a.jobs != nil {
-		close(a.jobs)
+	if a.queues != nil {
+		for _, q := range a.queues {
+			close(q)
+		}
 		a.workersWG.Wait()
 	}
 }
 
-func (a *applier) worker() {
+func (a *applier) worker(queue <-chan *fileJob) {
 	defer a.workersWG.Done()
-	for j := range a.jobs {
+	for j := range queue {
 		if !a.failed.Load() {
 			if err := a.writeJob(j); err != nil {
 				a.errMu.Lock()
@@ -121,7 +137,7 @@ func (a *applier) worker() {
 
 // wait waits for every queued job and returns the first error of a job.
 func (a *applier) wait() error {
-	if a.jobs == nil {
+	if a.queues == nil {
 		return nil
 	}
 	a.jobsWG.Wait()
@@ -151,7 +167,7 @@ func (a *applier) queueFile(rel string, hdr *tar.Header, tr io.Reader) error {
 	}
 	a.pending[rel] = struct{}{}
 	a.jobsWG.Add(1)
-	a.jobs <- j
+	a.queueFor(rel) <- j
 	return nil
 }
 
