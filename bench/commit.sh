@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
-# Commit of a container holding 100 MB of new data and a copy of /usr
-# (busybox's, plus 100 MB of random files). Median of 5. Run as root after
-# `make binaries`:   bench/commit.sh [--with-docker]
+# Commit of a container holding 100 MB of new data and a copied /usr: 100
+# files of random data plus a copy of a source tree standing in for /usr
+# (/usr/local/go/src: ~160 MB in ~13k files). Each of N containers gets
+# its own copy and one file of its own, so every commit makes a new layer
+# (committing one container N times would measure the removal of N-1
+# duplicate layers instead). Median of N (default 5). Run as root after
+# `make binaries`:   bench/commit.sh [--with-docker] [-n N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WITH_DOCKER=0
-[ "${1:-}" = --with-docker ] && WITH_DOCKER=1
+WITH_DOCKER=0 N=5
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--with-docker) WITH_DOCKER=1 ;;
+	-n) N=$2; shift ;;
+	*) echo "usage: $0 [--with-docker] [-n N]" >&2; exit 2 ;;
+	esac
+	shift
+done
 . bench/lib.sh
 
+USR=/usr/local/go/src
+[ -d "$USR" ] || USR=/usr/share
 bench_busybox "$W/rootfs" "$W/busybox.tar"
-# The payload: 100 MB in 100 files, and a copy of /usr/share/zoneinfo-like
-# small files (a slice of the host's /usr) to make many entries.
 mkdir -p "$W/payload/data"
 for i in $(seq 100); do head -c 1048576 /dev/urandom >"$W/payload/data/f$i"; done
-cp -a /usr/share/zoneinfo "$W/payload/usrcopy" 2>/dev/null || cp -a /usr/lib/os-release "$W/payload/usrcopy"
+fill='cp -a /payload/data / && mkdir -p /usr && cp -a /hostusr/. /usr/ && echo "$0" >/unique'
 
 bench_ctrd
 bin/ctr import "$W/busybox.tar" busybox >/dev/null
-bin/ctr run --name src -v "$W/payload:/payload:ro" busybox cp -a /payload/data /payload/usrcopy / 
-t=$(for i in 1 2 3 4 5; do s=$(now); bin/ctr commit src "bench:$i" >/dev/null; since "$s"; done | median)
-printf '%-50s %.3f s\n' "ctr commit (100 MB + many files, median of 5)" "$t"
+for i in $(seq "$N"); do
+	bin/ctr run --name "src$i" -v "$W/payload:/payload:ro" -v "$USR:/hostusr:ro" busybox sh -c "$fill" "$i"
+done
+t=$(for i in $(seq "$N"); do s=$(now); bin/ctr commit "src$i" "bench:$i" >/dev/null; since "$s"; done | median)
+printf '%-56s %.3f s\n' "ctr commit (100 MB + copied /usr, median of $N)" "$t"
 
 if [ "$WITH_DOCKER" = 1 ]; then
 	bench_dockerd
-	docker run --name src --network none -v "$W/payload:/payload:ro" busybox cp -a /payload/data /payload/usrcopy /
-	d=$(for i in 1 2 3 4 5; do s=$(now); docker commit src "bench:$i" >/dev/null; since "$s"; done | median)
-	printf '%-50s %.3f s\n' "docker commit (same, median of 5)" "$d"
-	printf '%-50s %.2fx\n' "ctr / docker" "$(echo "$t / $d" | bc -l)"
+	for i in $(seq "$N"); do
+		docker run --name "src$i" --network none -v "$W/payload:/payload:ro" -v "$USR:/hostusr:ro" busybox sh -c "$fill" "$i"
+	done
+	d=$(for i in $(seq "$N"); do s=$(now); docker commit "src$i" "bench:$i" >/dev/null; since "$s"; done | median)
+	printf '%-56s %.3f s\n' "docker commit (same, median of $N)" "$d"
+	printf '%-56s %.2fx\n' "ctr / docker" "$(echo "$t / $d" | bc -l)"
 fi

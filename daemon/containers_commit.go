@@ -93,7 +93,7 @@ func (d *Daemon) commit(ctx context.Context, c *container, req *api.CommitReques
 		_, err := archive.WriteDiff(ctx, pw, upper)
 		pw.CloseWithError(err)
 	}()
-	layer, err := d.images.WriteLayer(ctx, images.ChainID(bcfg), pr)
+	layer, err := d.images.StoreLayer(ctx, pr)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
 		return images.Image{}, fmt.Errorf("commit layer: %w", err)

@@ -91,6 +91,9 @@ func (d *Daemon) createContainer(ctx context.Context, name string, cc types.Crea
 			_ = os.RemoveAll(d.containerDir(id))
 		}
 	}()
+	if err := d.images.EnsureUnpacked(ctx, icfg); err != nil {
+		return nil, nil, fmt.Errorf("image %s: %w", img.ID.Encoded()[:12], err)
+	}
 	if _, err := d.images.Snapshotter().Prepare(id, images.ChainID(icfg), map[string]string{"container": id}); err != nil {
 		return nil, nil, fmt.Errorf("prepare writable layer: %w", err)
 	}

@@ -168,3 +168,64 @@ func TestCommitCrash(t *testing.T) {
 	// And the container can still be committed.
 	d.MustCtr(t, "commit", "big", "crash:2")
 }
+
+// A commit stores its layer as a blob only; the layer is unpacked, checked
+// against its diff ID, when a container first needs it, and only once.
+func TestCommitUnpacksOnFirstRun(t *testing.T) {
+	d := busyboxDaemon(t)
+	snapDir := filepath.Join(d.DataRoot, "snapshots")
+	count := func() int {
+		ents, _ := os.ReadDir(snapDir)
+		return len(ents)
+	}
+	d.MustCtr(t, "run", "--name", "src", "busybox", "sh", "-c", "echo hello > /greeting && printf 'MARK%.0s' $(seq 2000) > /marks")
+	n0 := count()
+	d.MustCtr(t, "commit", "src", "lazy:1")
+	d.MustCtr(t, "commit", "src", "lazy:2")
+	if n := count(); n != n0 {
+		t.Fatalf("commit made %d snapshots, want none until a container needs the layer", n-n0)
+	}
+
+	// Two first runs at once: both see the layer, unpacked once.
+	res := make(chan Result, 2)
+	for i := 0; i < 2; i++ {
+		go func() { res <- d.Ctr("run", "--rm", "lazy:1", "cat", "/greeting") }()
+	}
+	for i := 0; i < 2; i++ {
+		if r := <-res; r.Code != 0 || strings.TrimSpace(r.Stdout) != "hello" {
+			t.Fatalf("first run: %+v", r)
+		}
+	}
+	if n := count(); n != n0+1 {
+		t.Fatalf("snapshots %d -> %d after the first runs, want one more (the layer)", n0, n)
+	}
+
+	// A blob damaged on disk is refused when unpacked, with nothing left.
+	d.MustCtr(t, "run", "--name", "src2", "busybox", "sh", "-c", "printf 'MARK%.0s' $(seq 2000) > /marks2")
+	d.MustCtr(t, "commit", "src2", "damaged")
+	top := d.MustCtr(t, "inspect", "-f", "{{index .RootFS.Layers 1}}", "damaged")
+	blob := filepath.Join(d.DataRoot, "content", "blobs", "sha256", strings.TrimPrefix(top, "sha256:"))
+	b, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(b), "MARKMARK")
+	if i < 0 {
+		t.Fatal("marker not in the layer blob")
+	}
+	b[i] = 'X'
+	if err := os.WriteFile(blob, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n1 := count()
+	r := d.Ctr("run", "--rm", "damaged", "true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "does not match its diff ID") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+		t.Fatalf("run of a damaged layer: %+v", r)
+	}
+	if n := count(); n != n1 {
+		t.Errorf("snapshots %d -> %d after a refused unpack", n1, n)
+	}
+	if out := d.MustCtr(t, "ps", "-aq", "-f", "ancestor=damaged"); out != "" {
+		t.Errorf("containers left: %q", out)
+	}
+}

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"archive/tar"
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -26,10 +27,11 @@ import (
 const extractPrefix = "extract-"
 
 // PendingLayer is a layer whose blob is in the content store and whose
-// contents are unpacked into an active snapshot, not yet part of an image.
+// contents are unpacked into an active snapshot (or not at all, from
+// StoreLayer), not yet part of an image.
 type PendingLayer struct {
 	Layer
-	key string // active snapshot holding the unpacked contents
+	key string // active snapshot holding the unpacked contents, or ""
 }
 
 // Discard drops a pending layer that will not be registered.
@@ -69,6 +71,9 @@ func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader
 		dec       io.ReadCloser
 		mediaType           = ocispec.MediaTypeImageLayer
 		raw       io.Reader = br
+		// blobIsTar: the blob is the uncompressed tar, so its digest is
+		// the diff ID and the tar needs no second hash.
+		blobIsTar bool
 	)
 	switch comp {
 	case archive.Gzip, archive.Zstd:
@@ -83,46 +88,35 @@ func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader
 	default:
 		dec, _, err = archive.DecompressStream(br)
 		tarStream = io.TeeReader(dec, w)
+		blobIsTar = true
 	}
 	if err != nil {
 		return PendingLayer{}, errdefs.InvalidArgument(fmt.Errorf("cannot read %s input: %w", comp, err))
 	}
 	defer dec.Close()
-	diff := digest.SHA256.Digester()
-	tarStream = io.TeeReader(tarStream, diff.Hash())
+	var diff digest.Digester
+	if !blobIsTar {
+		diff = digest.SHA256.Digester()
+		tarStream = io.TeeReader(tarStream, diff.Hash())
+	}
 
-	key := extractPrefix + randomID()
-	if _, err := s.snapshot.Prepare(key, parentChain, nil); err != nil {
-		return PendingLayer{}, fmt.Errorf("prepare snapshot: %w", err)
+	key, size, err := s.unpack(ctx, parentChain, tarStream, comp)
+	if err != nil {
+		return PendingLayer{}, err
 	}
 	defer func() {
 		if retErr != nil {
 			_ = s.snapshot.Remove(key)
 		}
 	}()
-	upper, err := s.snapshot.UpperDir(key)
-	if err != nil {
-		return PendingLayer{}, err
-	}
-	size, err := archive.Apply(ctx, upper, tarStream)
-	if err != nil {
-		if errors.Is(err, archive.ErrUnsafePath) || !isIOError(err) {
-			return PendingLayer{}, errdefs.InvalidArgument(fmt.Errorf("invalid %s archive: %w", comp, err))
-		}
-		return PendingLayer{}, err
-	}
-	// Read what follows the end-of-archive marker so the digests cover the
-	// whole input.
-	if _, err := io.Copy(io.Discard, tarStream); err != nil {
-		return PendingLayer{}, errdefs.InvalidArgument(fmt.Errorf("invalid %s archive: %w", comp, err))
-	}
 	if raw != io.Reader(br) {
 		if _, err := io.Copy(io.Discard, raw); err != nil {
 			return PendingLayer{}, fmt.Errorf("read input: %w", err)
 		}
 	}
-	if err := archive.Sync(upper); err != nil {
-		return PendingLayer{}, fmt.Errorf("sync layer: %w", err)
+	diffID := w.Digest()
+	if diff != nil {
+		diffID = diff.Digest()
 	}
 	blobSize := w.Size()
 	// Lease the blob before it becomes visible, so that a collection
@@ -136,9 +130,168 @@ func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader
 		return PendingLayer{}, fmt.Errorf("store layer blob: %w", err)
 	}
 	return PendingLayer{
-		Layer: Layer{DiffID: diff.Digest(), Blob: blob, MediaType: mediaType, BlobSize: blobSize, Size: size},
+		Layer: Layer{DiffID: diffID, Blob: blob, MediaType: mediaType, BlobSize: blobSize, Size: size},
 		key:   key,
 	}, nil
+}
+
+// unpack applies a layer's tar stream onto a new active snapshot above
+// parentChain, reads the stream to its end (so that digests of it cover
+// all of it) and flushes the snapshot to disk. It returns the snapshot's
+// key and the tar's size; on error nothing of it is left.
+func (s *Store) unpack(ctx context.Context, parentChain string, tarStream io.Reader, comp archive.Compression) (_ string, _ int64, retErr error) {
+	key := extractPrefix + randomID()
+	if _, err := s.snapshot.Prepare(key, parentChain, nil); err != nil {
+		return "", 0, fmt.Errorf("prepare snapshot: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = s.snapshot.Remove(key)
+		}
+	}()
+	upper, err := s.snapshot.UpperDir(key)
+	if err != nil {
+		return "", 0, err
+	}
+	size, err := archive.Apply(ctx, upper, tarStream)
+	if err != nil {
+		if errors.Is(err, archive.ErrUnsafePath) || !isIOError(err) {
+			return "", 0, errdefs.InvalidArgument(fmt.Errorf("invalid %s archive: %w", comp, err))
+		}
+		return "", 0, err
+	}
+	if _, err := io.Copy(io.Discard, tarStream); err != nil {
+		return "", 0, errdefs.InvalidArgument(fmt.Errorf("invalid %s archive: %w", comp, err))
+	}
+	if err := archive.Sync(upper); err != nil {
+		return "", 0, fmt.Errorf("sync layer: %w", err)
+	}
+	return key, size, nil
+}
+
+// StoreLayer stores an uncompressed layer tarball, as commit produces, as a
+// blob without unpacking it: the blob is all a push or an image above
+// needs, and EnsureUnpacked makes the snapshot when a container first
+// needs it. Writing the files once instead of twice is what makes a commit
+// fast. The tar's structure is checked; its entries are checked when it is
+// unpacked, like any layer's.
+func (s *Store) StoreLayer(ctx context.Context, in io.Reader) (PendingLayer, error) {
+	w, err := s.content.Writer()
+	if err != nil {
+		return PendingLayer{}, err
+	}
+	defer w.Close()
+	// The tar reader reads in small pieces; the blob is written in large
+	// ones.
+	bw := bufio.NewWriterSize(w, 1<<20)
+	tee := io.TeeReader(in, bw)
+	tr := tar.NewReader(tee)
+	for {
+		if err := ctx.Err(); err != nil {
+			return PendingLayer{}, err
+		}
+		_, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return PendingLayer{}, errdefs.InvalidArgument(fmt.Errorf("invalid layer archive: %w", err))
+		}
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return PendingLayer{}, fmt.Errorf("read layer: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return PendingLayer{}, fmt.Errorf("store layer blob: %w", err)
+	}
+	size := w.Size()
+	s.lease(w.Digest())
+	blob, err := w.Commit("")
+	if err != nil {
+		s.mu.Lock()
+		s.releaseLocked(w.Digest())
+		s.mu.Unlock()
+		return PendingLayer{}, fmt.Errorf("store layer blob: %w", err)
+	}
+	return PendingLayer{
+		Layer: Layer{DiffID: blob, Blob: blob, MediaType: ocispec.MediaTypeImageLayer, BlobSize: size, Size: size},
+	}, nil
+}
+
+// EnsureUnpacked makes sure every layer of an image is unpacked into its
+// snapshot, unpacking from their blobs those that are not (layers stored
+// by StoreLayer, or whose snapshots were lost). Each is unpacked once,
+// and checked against its diff ID.
+func (s *Store) EnsureUnpacked(ctx context.Context, cfg *ImageConfig) error {
+	ids := cfg.RootFS.DiffIDs
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.snapshot.Stat(identity.ChainID(ids).String()); err == nil {
+		return nil
+	}
+	s.unpackMu.Lock()
+	defer s.unpackMu.Unlock()
+	parent := ""
+	for i := range ids {
+		chain := identity.ChainID(ids[:i+1]).String()
+		if _, err := s.snapshot.Stat(chain); err != nil {
+			if err := s.unpackLayer(ctx, parent, chain, ids[i]); err != nil {
+				return fmt.Errorf("unpack layer %s: %w", short(ids[i]), err)
+			}
+		}
+		parent = chain
+	}
+	return nil
+}
+
+// unpackLayer unpacks the blob of layer diffID above parent as snapshot
+// chain.
+func (s *Store) unpackLayer(ctx context.Context, parent, chain string, diffID digest.Digest) error {
+	var l Layer
+	var ok bool
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		l, ok = getLayer(tx, diffID)
+		return nil
+	})
+	if !ok {
+		return errors.New("the layer is not in the store: remove the image and import or pull it again")
+	}
+	// Keep the blob from a collection while it is read.
+	s.lease(l.Blob)
+	defer func() {
+		s.mu.Lock()
+		s.releaseLocked(l.Blob)
+		s.mu.Unlock()
+	}()
+	f, err := s.content.Open(l.Blob)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	dec, comp, err := archive.DecompressStream(br)
+	if err != nil {
+		return fmt.Errorf("read blob %s: %w", l.Blob, err)
+	}
+	defer dec.Close()
+	diff := digest.SHA256.Digester()
+	key, _, err := s.unpack(ctx, parent, io.TeeReader(dec, diff.Hash()), comp)
+	if err != nil {
+		return err
+	}
+	if diff.Digest() != diffID {
+		_ = s.snapshot.Remove(key)
+		return fmt.Errorf("blob %s does not match its diff ID", l.Blob)
+	}
+	if err := s.snapshot.Commit(chain, key); err != nil {
+		_ = s.snapshot.Remove(key)
+		if errors.Is(err, snapshot.ErrExists) {
+			return nil
+		}
+		return fmt.Errorf("commit layer snapshot: %w", err)
+	}
+	return nil
 }
 
 func isIOError(err error) bool {
@@ -187,6 +340,11 @@ func (s *Store) Register(ctx context.Context, o RegisterOptions) (Image, error) 
 			return Image{}, fmt.Errorf("register: layer %d diff ID mismatch", n+i)
 		}
 		chain := identity.ChainID(cfg.RootFS.DiffIDs[:n+i+1]).String()
+		if p.key == "" {
+			// Stored, not unpacked (StoreLayer).
+			all = append(all, p.Layer)
+			continue
+		}
 		if err := s.snapshot.Commit(chain, p.key); err != nil {
 			if !errors.Is(err, snapshot.ErrExists) {
 				return Image{}, fmt.Errorf("commit layer snapshot: %w", err)

@@ -42,8 +42,9 @@ type Image struct {
 	Tagged time.Time `json:"tagged,omitempty"`
 }
 
-// Layer is one unpacked layer: its blob in the content store and the
-// snapshot its contents were unpacked into.
+// Layer is one layer: its blob in the content store and the snapshot its
+// contents are unpacked into, named by the chain ID of the layers up to it
+// (made on first use for layers stored by StoreLayer).
 type Layer struct {
 	DiffID    digest.Digest `json:"diffID"`
 	Blob      digest.Digest `json:"blob"`
@@ -76,6 +77,8 @@ type Store struct {
 	// pending counts blobs of layers written but not yet registered (or
 	// discarded); collection keeps them. Guarded by mu.
 	pending map[digest.Digest]int
+	// unpackMu serialises unpacks of stored layers (EnsureUnpacked).
+	unpackMu sync.Mutex
 
 	inUse InUseFunc
 }

@@ -498,6 +498,9 @@ func (bd *build) workdir(st *stage, c *instructions.WorkdirCommand) error {
 // writeLayer streams the tar that fill writes into a new layer on the
 // stage's current image.
 func (bd *build) writeLayer(st *stage, fill func(*layerTar) error, m *fsMount) (*images.PendingLayer, error) {
+	if err := bd.Store.EnsureUnpacked(bd.ctx, st.cfg); err != nil {
+		return nil, err
+	}
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {

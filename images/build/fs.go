@@ -31,6 +31,9 @@ func (bd *build) mountImage(cfg *images.ImageConfig) (*fsMount, error) {
 	if chain == "" {
 		return &fsMount{}, nil
 	}
+	if err := bd.Store.EnsureUnpacked(bd.ctx, cfg); err != nil {
+		return nil, err
+	}
 	sn := bd.Store.Snapshotter()
 	key := scratchPrefix + randomHex(12)
 	mounts, err := sn.Prepare(key, chain, nil)
