@@ -122,6 +122,7 @@ func (d *Daemon) prepareLocked(ctx context.Context, c *container) (retErr error)
 		Bundle:      bundle,
 		StateRoot:   d.stateRoot(),
 		Binary:      d.shimBinary(),
+		Standby:     d.standby,
 		Tty:         c.rec.Config.Tty,
 		Stdin:       c.rec.Config.OpenStdin,
 		LogPath:     d.logPath(id),
@@ -582,6 +583,17 @@ func (d *Daemon) shimBinary() string {
 		}
 	})
 	return d.shimPath
+}
+
+// startStandby keeps a shim started ahead of the next container (see
+// shim.Standby); without it, shims are started on demand.
+func (d *Daemon) startStandby() {
+	sb, err := shim.NewStandby(d.shimBinary(), d.stateRoot())
+	if err != nil {
+		logrus.WithError(err).Warn("no standby shim: containers start a little slower")
+		return
+	}
+	d.standby = sb
 }
 
 // siblingBinary is the path of name in ctrd's own directory.

@@ -27,6 +27,7 @@ import (
 	"github.com/ctrd/ctrd/images/snapshot"
 	"github.com/ctrd/ctrd/network"
 	"github.com/ctrd/ctrd/restart"
+	"github.com/ctrd/ctrd/runtime/shim"
 	"github.com/sirupsen/logrus"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
@@ -48,6 +49,7 @@ type Daemon struct {
 	stopping   atomic.Bool
 	shimOnce   sync.Once
 	shimPath   string
+	standby    *shim.Standby
 
 	server    *ttrpc.Server
 	listeners []net.Listener
@@ -126,6 +128,7 @@ func New(cfg Config) (_ *Daemon, retErr error) {
 	}
 	d.containers = cs2
 	st.SetInUse(cs2.usingImage)
+	d.startStandby()
 	if err := d.reconcileContainers(); err != nil {
 		return nil, fmt.Errorf("reconcile containers: %w", err)
 	}
@@ -281,6 +284,9 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 // Close releases the database, the lock and the sockets.
 func (d *Daemon) Close() {
 	d.closeOnce.Do(func() {
+		if d.standby != nil {
+			d.standby.Close()
+		}
 		for _, p := range d.sockets {
 			_ = os.Remove(p)
 		}

@@ -80,8 +80,15 @@ func killShim(bundle string) {
 		return
 	}
 	args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
-	if len(args) < 2 || string(args[1]) != "shim" || !hasArg(args, "--bundle", bundle) {
+	if len(args) < 2 || string(args[1]) != "shim" {
 		return
+	}
+	// A shim started as a spare (Standby) has no --bundle argument, but
+	// every shim works in its bundle directory.
+	if !hasArg(args, "--bundle", bundle) {
+		if cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd"); err != nil || cwd != bundle {
+			return
+		}
 	}
 	_ = unix.Kill(pid, unix.SIGKILL)
 	for i := 0; i < 100; i++ {

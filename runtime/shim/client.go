@@ -72,26 +72,17 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 	defer r.Close()
 
 	args := shimArgs(o, bundle)
-	cmd := &exec.Cmd{
-		Path:        bin,
-		Args:        append([]string{bin}, args...),
-		Dir:         bundle,
-		Env:         shimEnv(),
-		Stdout:      logFile,
-		Stderr:      logFile,
-		ExtraFiles:  []*os.File{w},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	err = cmd.Start()
+	proc, exited, err := spawn(o, bin, bundle, args, logFile, w)
 	w.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start shim: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
+	if o.Standby != nil {
+		// The next spare is started once this container is created:
+		// started now, it would slow this start down by competing
+		// for the CPU.
+		defer o.Standby.Refill()
+	}
 
 	type result struct {
 		msg readyMsg
@@ -114,7 +105,7 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 	select {
 	case res = <-ch:
 	case <-ctx.Done():
-		_ = cmd.Process.Kill()
+		_ = proc.Kill()
 		<-exited
 		_ = Cleanup(o.StateRoot, bundle, o.ID)
 		return nil, ctx.Err()
@@ -130,7 +121,7 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 		select {
 		case <-exited:
 		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
+			_ = proc.Kill()
 			<-exited
 		}
 		var se *StartError
@@ -141,13 +132,47 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 	}
 	c, err := Connect(ctx, bundle)
 	if err != nil {
-		_ = cmd.Process.Kill()
+		_ = proc.Kill()
 		<-exited
 		_ = Cleanup(o.StateRoot, bundle, o.ID)
 		return nil, err
 	}
 	c.shimExited = exited
 	return c, nil
+}
+
+// spawn starts the shim process for args: the Standby's spare if one is
+// waiting (and o names its binary), else a new process.
+func spawn(o StartOptions, bin, bundle string, args []string, logFile, ready *os.File) (*os.Process, chan struct{}, error) {
+	var cmd *exec.Cmd
+	if sb := o.Standby; sb != nil && sb.Binary() == bin {
+		if sp := sb.claim(); sp != nil {
+			if err := sp.assign(args, logFile, ready); err == nil {
+				return sp.cmd.Process, sp.exited, nil
+			}
+			sp.discard()
+		}
+		cmd = sb.command(args)
+	} else {
+		cmd = &exec.Cmd{
+			Path:        bin,
+			Args:        append([]string{bin}, args...),
+			Env:         shimEnv(),
+			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		}
+	}
+	cmd.Dir = bundle
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.ExtraFiles = []*os.File{ready}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	return cmd.Process, exited, nil
 }
 
 // shimEnv is the environment of a shim: ctrd's, without what systemd

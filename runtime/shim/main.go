@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -74,6 +75,17 @@ func shimArgs(o StartOptions, bundle string) []string {
 // the container, reports on its ready pipe, serves until the container is
 // deleted, and returns the process's exit code.
 func Main(args []string) int {
+	if len(args) > 0 && args[0] == standbyFlag {
+		a, err := awaitAssignment()
+		if err != nil {
+			if err != io.EOF {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			return 0
+		}
+		args = a[1:] // a is a whole shim command line: "shim", flags
+	}
 	var c config
 	fs := flag.NewFlagSet("shim", flag.ContinueOnError)
 	fs.StringVar(&c.id, "id", "", "container id")
@@ -93,11 +105,13 @@ func Main(args []string) int {
 		// Keep the pipe out of the container's processes.
 		unix.CloseOnExec(c.readyFd)
 	}
-	tune()
 	logrus.SetOutput(os.Stderr)
 	logrus.SetLevel(logrus.WarnLevel)
 	if c.debug {
 		logrus.SetLevel(logrus.DebugLevel)
+		// Sub-millisecond stamps: debug logs are read to see where
+		// a container's start spends its time.
+		logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000"})
 	}
 	// The shim outlives ctrd's session and terminal; it ends with Delete.
 	// These signals are caught and dropped rather than ignored: an ignored
@@ -132,11 +146,16 @@ func Main(args []string) int {
 		return 1
 	}
 	// Hand back what setting up the container needed: the shim idles
-	// for the container's lifetime.
-	debug.FreeOSMemory()
+	// for the container's lifetime. Not at once: ctrd starts the
+	// container right after the ready message, and a forced collection
+	// now would hold up that request by several milliseconds.
+	time.AfterFunc(settleDelay, func() {
+		tune()
+		debug.FreeOSMemory()
+	})
 	if c.debug {
 		go func() {
-			time.Sleep(400 * time.Millisecond)
+			time.Sleep(settleDelay + 400*time.Millisecond)
 			debug.FreeOSMemory()
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
@@ -147,6 +166,10 @@ func Main(args []string) int {
 	<-s.done
 	return 0
 }
+
+// settleDelay is how long after the container is created the shim
+// shrinks itself for its idle life.
+const settleDelay = 300 * time.Millisecond
 
 // tune keeps the shim small: it is idle almost all the time and there is
 // one per container.

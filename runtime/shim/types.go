@@ -75,6 +75,8 @@ type StartOptions struct {
 	ShimLog string
 	// Debug makes the shim and libcontainer log at debug level.
 	Debug bool
+	// Standby, if set and of Binary, provides a shim already started.
+	Standby *Standby
 }
 
 // ExecOptions describe a process to run in a running container.

@@ -1,0 +1,103 @@
+package shim
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// spareOf waits for the Standby's spare and returns its pid.
+func spareOf(t *testing.T, sb *Standby) int {
+	t.Helper()
+	var pid int
+	if !waitFor(10*time.Second, func() bool {
+		sb.mu.Lock()
+		defer sb.mu.Unlock()
+		if sb.spare != nil {
+			pid = sb.spare.cmd.Process.Pid
+		}
+		return pid != 0
+	}) {
+		t.Fatal("no spare shim")
+	}
+	return pid
+}
+
+func TestStandby(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateRoot := t.TempDir()
+	sb, err := NewStandby(exe, stateRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	spare := spareOf(t, sb)
+	if cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(spare) + "/cmdline"); string(cmdline) != exe+"\x00shim\x00--standby\x00--state-root\x00"+stateRoot+"\x00" {
+		t.Errorf("spare cmdline %q", cmdline)
+	}
+	if target, _ := os.Readlink("/proc/" + strconv.Itoa(spare) + "/exe"); !strings.HasPrefix(target, "/memfd:ctrd-shim") {
+		t.Errorf("spare runs %q, want the sealed copy", target)
+	}
+
+	// The spare becomes the container's shim: stdio, log and exit code
+	// as with a shim started for it.
+	c := newCtr(t, "sh", "-c", "echo out; echo err >&2; exit 3")
+	c.opts.Standby = sb
+	c.opts.Debug = true
+	c.run()
+	st, err := c.c.State(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ShimPid != spare {
+		t.Errorf("shim pid %d, want the spare %d", st.ShimPid, spare)
+	}
+	if es := c.wait(); es.Code != 3 {
+		t.Errorf("exit code %d, want 3", es.Code)
+	}
+	if b, _ := os.ReadFile(c.logPath); !strings.Contains(string(b), `"out\n","stream":"stdout"`) || !strings.Contains(string(b), `"err\n","stream":"stderr"`) {
+		t.Errorf("container log:\n%s", b)
+	}
+	// Run from a sealed copy, the shim needs no per-container copy of
+	// itself for the container's init.
+	if b, _ := os.ReadFile(c.bundle + "/" + shimLogName); !strings.Contains(string(b), "skipping binary cloning") {
+		t.Errorf("libcontainer cloned the shim binary; shim log:\n%s", b)
+	}
+
+	// A new spare follows; Cleanup recognises a spare-started shim by
+	// its working directory and kills it when it is stuck.
+	next := spareOf(t, sb)
+	if next == spare {
+		t.Fatal("spare not replaced")
+	}
+	c2 := newCtr(t, "sleep", "1000")
+	c2.opts.Standby = sb
+	c2.run()
+	st2, err := c2.c.State(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.ShimPid != next {
+		t.Errorf("second shim pid %d, want the spare %d", st2.ShimPid, next)
+	}
+	c2.c.Close()
+	c2.c = nil
+	if err := Cleanup(c2.stateRoot, c2.bundle, c2.id); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return processGone(st2.ShimPid) && processGone(st2.Pid) }) {
+		t.Error("shim or container left after Cleanup")
+	}
+
+	// Close stops the waiting spare.
+	last := spareOf(t, sb)
+	sb.Close()
+	if !waitFor(5*time.Second, func() bool { return processGone(last) }) {
+		t.Error("spare still running after Close")
+	}
+}
