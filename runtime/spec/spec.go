@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
-	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -193,7 +192,7 @@ func Generate(o Options) (*specs.Spec, error) {
 		s.Linux.ReadonlyPaths = slices.Clone(readonlyPaths)
 		s.Linux.Resources.Devices = defaultDeviceRules()
 		if !o.SeccompUnconfined {
-			sc, err := seccomp.GetDefaultProfile(s)
+			sc, err := defaultSeccomp(s)
 			if err != nil {
 				return nil, fmt.Errorf("default seccomp profile: %w", err)
 			}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -860,4 +861,54 @@ func capNumber(t *testing.T, name string) uint {
 	}
 	t.Fatalf("unknown cap %s", name)
 	return 0
+}
+
+func TestX32Detection(t *testing.T) {
+	for _, c := range []struct {
+		config  string
+		has, ok bool
+	}{
+		{"CONFIG_64BIT=y\nCONFIG_X86_X32_ABI=y\n", true, true},
+		{"CONFIG_64BIT=y\n# CONFIG_X86_X32_ABI is not set\n", false, true},
+		{"CONFIG_X86_X32=y\n", true, true},
+		{"CONFIG_64BIT=y\n", false, false},
+	} {
+		if has, ok := configHasX32(strings.NewReader(c.config)); has != c.has || ok != c.ok {
+			t.Errorf("config %q: %v %v, want %v %v", c.config, has, ok, c.has, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		syms    string
+		has, ok bool
+	}{
+		{"0000000000000000 T ia32_sys_call\n0000000000000000 T x32_sys_call\n", true, true},
+		{"0000000000000000 R x32_sys_call_table\n", true, true},
+		{"0000000000000000 T ia32_sys_call\n0000000000000000 T get_old_timex32\n", false, true},
+		{"", false, false},
+	} {
+		if has, ok := kallsymsHaveX32(strings.NewReader(c.syms)); has != c.has || ok != c.ok {
+			t.Errorf("kallsyms %q: %v %v, want %v %v", c.syms, has, ok, c.has, c.ok)
+		}
+	}
+}
+
+// The default profile keeps the native and i386 ABIs, and x32 exactly
+// when the kernel has it.
+func TestDefaultSeccompArchitectures(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("amd64 only")
+	}
+	sc, err := defaultSeccomp(&specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(sc.Architectures, specs.ArchX86_64) || !slices.Contains(sc.Architectures, specs.ArchX86) {
+		t.Errorf("architectures %v lack x86_64 or x86", sc.Architectures)
+	}
+	if got := slices.Contains(sc.Architectures, specs.ArchX32); got != kernelHasX32() {
+		t.Errorf("x32 in profile: %v, kernel has x32: %v", got, kernelHasX32())
+	}
+	if len(sc.Syscalls) < 10 {
+		t.Errorf("profile has %d rules", len(sc.Syscalls))
+	}
 }
