@@ -29,9 +29,6 @@ type Client struct {
 	bundle string
 	tc     *ttrpc.Client
 	api    shimapi.ShimService
-	// shimExited is closed once the shim this process spawned has been
-	// reaped (nil after Connect).
-	shimExited chan struct{}
 }
 
 // Start spawns the shim for a container, which creates the container (its
@@ -137,7 +134,6 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 		_ = Cleanup(o.StateRoot, bundle, o.ID)
 		return nil, err
 	}
-	c.shimExited = exited
 	return c, nil
 }
 
@@ -341,25 +337,15 @@ func (c *Client) Pids(ctx context.Context) ([]int, error) {
 // libcontainer state) and makes the shim exit. It returns the init
 // process's exit status. The Client is closed.
 func (c *Client) Delete(ctx context.Context) (ExitStatus, error) {
-	shimPid := readPidFile(c.bundle)
 	r, err := c.api.Delete(ctx, &shimapi.DeleteRequest{})
 	if err != nil {
 		return ExitStatus{}, c.fromRPC(err)
 	}
+	// The shim exits on its own once this connection is closed. It is
+	// not waited for: it holds nothing of the container any more (the
+	// cgroups and libcontainer's state are gone, the rootfs mount is the
+	// caller's), so the caller may unmount and remove the bundle now.
 	c.Close()
-	// Return once the shim is gone, so that the caller may unmount and
-	// remove the bundle.
-	if c.shimExited != nil {
-		select {
-		case <-c.shimExited:
-		case <-time.After(5 * time.Second):
-		case <-ctx.Done():
-		}
-	} else if shimPid > 0 {
-		for i := 0; i < 500 && !dead(shimPid) && ctx.Err() == nil; i++ {
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
 	return ExitStatus{Code: int(r.ExitCode), ExitedAt: fromUnixNano(r.ExitedAtUnixNano), Error: r.Error}, nil
 }
 

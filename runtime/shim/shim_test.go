@@ -480,12 +480,12 @@ func TestReconnect(t *testing.T) {
 	if st := <-waited; st.Code != 4 {
 		t.Fatalf("exit %d, want 4", st.Code)
 	}
-	// Delete through a reconnected client returns once the shim is gone.
+	// Delete through a reconnected client; the shim exits right after.
 	if _, err := cl.Delete(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	c.c = nil
-	if !dead(st0.ShimPid) {
+	if !waitFor(5*time.Second, func() bool { return dead(st0.ShimPid) }) {
 		t.Errorf("shim %d still running after Delete", st0.ShimPid)
 	}
 }
