@@ -32,8 +32,9 @@ func (s *containersService) Commit(ctx context.Context, req *api.CommitRequest) 
 }
 
 // commit makes an image of a container's writable layer on top of its
-// image. The diff is written once as a layer blob and unpacked once into a
-// snapshot on the image's chain: the parent layers are never copied.
+// image. The diff is written once, as a layer blob; it is unpacked into a
+// snapshot on the image's chain when a container first needs it. The
+// parent layers are never copied.
 func (d *Daemon) commit(ctx context.Context, c *container, req *api.CommitRequest) (images.Image, error) {
 	var refs []reference.Named
 	if req.Ref != "" {
