@@ -141,7 +141,11 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 // waiting (and o names its binary), else a new process.
 func spawn(o StartOptions, bin, bundle string, args []string, logFile, ready *os.File) (*os.Process, chan struct{}, error) {
 	var cmd *exec.Cmd
-	if sb := o.Standby; sb != nil && sb.Binary() == bin {
+	sb := o.Standby
+	if sb != nil && sb.Binary() != bin {
+		sb = nil
+	}
+	if sb != nil {
 		if sp := sb.claim(); sp != nil {
 			if err := sp.assign(args, logFile, ready); err == nil {
 				return sp.cmd.Process, sp.exited, nil
@@ -160,7 +164,13 @@ func spawn(o StartOptions, bin, bundle string, args []string, logFile, ready *os
 	cmd.Dir = bundle
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.ExtraFiles = []*os.File{ready}
-	if err := cmd.Start(); err != nil {
+	var err error
+	if sb != nil {
+		cmd, err = sb.start(cmd)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	exited := make(chan struct{})

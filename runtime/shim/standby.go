@@ -74,12 +74,34 @@ func (s *Standby) Binary() string { return s.path }
 
 // command is a shim process for args, executed from the sealed copy.
 func (s *Standby) command(args []string) *exec.Cmd {
+	s.mu.Lock()
+	exe := s.exe
+	s.mu.Unlock()
 	return &exec.Cmd{
-		Path:        s.exe,
+		Path:        exe,
 		Args:        append([]string{s.path}, args...),
 		Env:         shimEnv(),
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
+}
+
+// start starts cmd, made by command. Where the sealed copy cannot be
+// executed (a policy such as vm.memfd_noexec=2), the binary's path is
+// used instead, from then on.
+func (s *Standby) start(cmd *exec.Cmd) (*exec.Cmd, error) {
+	err := cmd.Start()
+	if err == nil || cmd.Path == s.path {
+		return cmd, err
+	}
+	s.mu.Lock()
+	s.exe = s.path
+	s.mu.Unlock()
+	retry := &exec.Cmd{
+		Path: s.path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir,
+		Stdout: cmd.Stdout, Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles,
+		SysProcAttr: cmd.SysProcAttr,
+	}
+	return retry, retry.Start()
 }
 
 // Refill starts a spare in the background unless one is there or coming.
@@ -121,7 +143,8 @@ func (s *Standby) spawnSpare() (*spareShim, error) {
 	cmd := s.command([]string{"shim", standbyFlag, "--state-root", s.stateRoot})
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3
-	if err := cmd.Start(); err != nil {
+	cmd, err = s.start(cmd)
+	if err != nil {
 		ours.Close()
 		return nil, err
 	}

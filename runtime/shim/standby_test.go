@@ -101,3 +101,26 @@ func TestStandby(t *testing.T) {
 		t.Error("spare still running after Close")
 	}
 }
+
+// Where the sealed copy cannot be executed, shims start from the binary.
+func TestStandbyFallsBackToBinary(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := &Standby{path: exe, exe: "/proc/self/fd/999999", stateRoot: t.TempDir()}
+	defer sb.Close()
+	c := newCtr(t, "sh", "-c", "exit 7")
+	c.opts.Standby = sb
+	c.run()
+	if es := c.wait(); es.Code != 7 {
+		t.Errorf("exit code %d, want 7", es.Code)
+	}
+	sb.mu.Lock()
+	got := sb.exe
+	sb.mu.Unlock()
+	if got != exe {
+		t.Errorf("shims now start from %q, want %q", got, exe)
+	}
+	spareOf(t, sb) // and spares start too
+}
