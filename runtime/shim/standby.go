@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,10 +33,10 @@ import (
 type Standby struct {
 	path      string   // the shim binary, argv[0] of every shim
 	stateRoot string   // libcontainer's state root of the daemon's shims
-	exe       string   // what is executed: the sealed copy, or path
-	sealed    *os.File // the sealed copy (nil if none could be made)
+	sealed    *os.File // the sealed copy, kept open (nil if none could be made)
 
 	mu      sync.Mutex
+	exe     string // what is executed: the sealed copy, or path
 	spare   *spareShim
 	filling chan struct{} // closed when the spare being started is there
 	closed  bool
@@ -208,7 +209,12 @@ func (s *Standby) Close() {
 	s.mu.Unlock()
 	if sp != nil {
 		sp.sock.Close()
-		<-sp.exited
+		select {
+		case <-sp.exited:
+		case <-time.After(time.Second):
+			_ = sp.cmd.Process.Kill()
+			<-sp.exited
+		}
 	}
 	// The sealed copy stays open: shims may still be starting from it.
 }
