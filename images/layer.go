@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/ctrd/ctrd/images/archive"
+	"github.com/ctrd/ctrd/images/content"
 	"github.com/ctrd/ctrd/images/reference"
 	"github.com/ctrd/ctrd/images/snapshot"
 	"github.com/opencontainers/go-digest"
@@ -39,9 +40,7 @@ func (s *Store) Discard(p PendingLayer) {
 	if p.key != "" {
 		_ = s.snapshot.Remove(p.key)
 	}
-	s.mu.Lock()
-	s.releaseLocked(p.Blob)
-	s.mu.Unlock()
+	s.release(p.Blob)
 }
 
 // WriteLayer stores a layer tarball (plain or compressed, detected by its
@@ -119,15 +118,9 @@ func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader
 		diffID = diff.Digest()
 	}
 	blobSize := w.Size()
-	// Lease the blob before it becomes visible, so that a collection
-	// running before Register does not take it.
-	s.lease(w.Digest())
-	blob, err := w.Commit("")
+	blob, err := s.commitLayerBlob(w)
 	if err != nil {
-		s.mu.Lock()
-		s.releaseLocked(w.Digest())
-		s.mu.Unlock()
-		return PendingLayer{}, fmt.Errorf("store layer blob: %w", err)
+		return PendingLayer{}, err
 	}
 	return PendingLayer{
 		Layer: Layer{DiffID: diffID, Blob: blob, MediaType: mediaType, BlobSize: blobSize, Size: size},
@@ -205,13 +198,9 @@ func (s *Store) StoreLayer(ctx context.Context, in io.Reader) (PendingLayer, err
 		return PendingLayer{}, fmt.Errorf("store layer blob: %w", err)
 	}
 	size := w.Size()
-	s.lease(w.Digest())
-	blob, err := w.Commit("")
+	blob, err := s.commitLayerBlob(w)
 	if err != nil {
-		s.mu.Lock()
-		s.releaseLocked(w.Digest())
-		s.mu.Unlock()
-		return PendingLayer{}, fmt.Errorf("store layer blob: %w", err)
+		return PendingLayer{}, err
 	}
 	return PendingLayer{
 		Layer: Layer{DiffID: blob, Blob: blob, MediaType: ocispec.MediaTypeImageLayer, BlobSize: size, Size: size},
@@ -259,11 +248,7 @@ func (s *Store) unpackLayer(ctx context.Context, parent, chain string, diffID di
 	}
 	// Keep the blob from a collection while it is read.
 	s.lease(l.Blob)
-	defer func() {
-		s.mu.Lock()
-		s.releaseLocked(l.Blob)
-		s.mu.Unlock()
-	}()
+	defer s.release(l.Blob)
 	f, err := s.content.Open(l.Blob)
 	if err != nil {
 		return err
@@ -292,6 +277,19 @@ func (s *Store) unpackLayer(ctx context.Context, parent, chain string, diffID di
 		return fmt.Errorf("commit layer snapshot: %w", err)
 	}
 	return nil
+}
+
+// commitLayerBlob makes a layer's blob visible, leased until the layer is
+// registered or discarded: taken before the blob is visible, so that a
+// collection running before Register does not take it.
+func (s *Store) commitLayerBlob(w *content.Writer) (digest.Digest, error) {
+	s.lease(w.Digest())
+	blob, err := w.Commit("")
+	if err != nil {
+		s.release(w.Digest())
+		return "", fmt.Errorf("store layer blob: %w", err)
+	}
+	return blob, nil
 }
 
 func isIOError(err error) bool {

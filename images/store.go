@@ -522,6 +522,13 @@ func (s *Store) lease(d digest.Digest) {
 	s.mu.Unlock()
 }
 
+// release drops a lease.
+func (s *Store) release(d digest.Digest) {
+	s.mu.Lock()
+	s.releaseLocked(d)
+	s.mu.Unlock()
+}
+
 // releaseLocked drops a lease taken by WriteLayer.
 func (s *Store) releaseLocked(d digest.Digest) {
 	if s.pending[d]--; s.pending[d] <= 0 {
