@@ -150,7 +150,6 @@ func spawn(o StartOptions, bin, bundle string, args []string, logFile, ready *os
 			if err := sp.assign(args, logFile, ready); err == nil {
 				return sp.cmd.Process, sp.exited, nil
 			}
-			sp.discard()
 		}
 		cmd = sb.command(args)
 	} else {

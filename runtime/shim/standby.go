@@ -1,13 +1,13 @@
 package shim
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -125,7 +125,7 @@ func (s *Standby) Refill() {
 			return // containers start without a spare
 		}
 		if s.closed {
-			sp.discard()
+			sp.sock.Close() // the spare exits on its own
 			return
 		}
 		s.spare = sp
@@ -182,21 +182,15 @@ func (s *Standby) claim() *spareShim {
 }
 
 // assign hands the spare its container: args as on a shim's command line,
-// log becomes its stdout and stderr, ready its --ready-fd 3.
+// log becomes its stdout and stderr, ready its --ready-fd 3. The socket
+// is closed either way: a spare not assigned exits on its own.
 func (sp *spareShim) assign(args []string, log, ready *os.File) error {
 	defer sp.sock.Close()
-	payload := bytes.Join(toBytes(args), []byte{0})
+	payload := []byte(strings.Join(args, "\x00"))
 	if len(payload) > maxAssignment {
 		return errors.New("shim arguments too long")
 	}
 	return unix.Sendmsg(int(sp.sock.Fd()), payload, unix.UnixRights(int(log.Fd()), int(ready.Fd())), nil, 0)
-}
-
-func (sp *spareShim) discard() {
-	sp.sock.Close() // the spare exits on its own
-	go func() {
-		<-sp.exited
-	}()
 }
 
 // Close stops the spare; shims already serving containers are not
@@ -223,14 +217,6 @@ const (
 	standbyFlag   = "--standby"
 	maxAssignment = 64 << 10
 )
-
-func toBytes(ss []string) [][]byte {
-	b := make([][]byte, len(ss))
-	for i, s := range ss {
-		b[i] = []byte(s)
-	}
-	return b
-}
 
 // awaitAssignment is the spare's side: it waits on descriptor 3 for its
 // container and returns the shim arguments, with the shim log installed
@@ -267,10 +253,7 @@ func awaitAssignment() ([]string, error) {
 	}
 	unix.Close(log)
 	unix.Close(ready)
-	var args []string
-	for _, a := range bytes.Split(buf[:n], []byte{0}) {
-		args = append(args, string(a))
-	}
+	args := strings.Split(string(buf[:n]), "\x00")
 	if len(args) == 0 || args[0] != "shim" {
 		return nil, fmt.Errorf("standby: bad assignment")
 	}
