@@ -155,24 +155,21 @@ func (d *Daemon) beginLocked(ctx context.Context, c *container) error {
 	if c.shim == nil || c.rec.State.Status != stateCreated {
 		return nil
 	}
-	if err := c.shim.Start(ctx); err != nil {
+	pid, err := c.shim.Start(ctx)
+	if err != nil {
 		d.releaseRuntime(c)
 		c.rec.State.Error = err.Error()
 		_ = d.containers.save(&c.rec)
 		c.notifyLocked()
 		return err
 	}
-	st, err := c.shim.State(ctx)
-	if err != nil {
-		return err
-	}
-	c.rec.State = containerState{Status: stateRunning, Pid: st.Pid, StartedAt: time.Now().UTC(), FinishedAt: c.rec.State.FinishedAt}
+	c.rec.State = containerState{Status: stateRunning, Pid: pid, StartedAt: time.Now().UTC(), FinishedAt: c.rec.State.FinishedAt}
 	if err := d.containers.save(&c.rec); err != nil {
 		return err
 	}
 	c.notifyLocked()
 	d.monitor(c, c.shim)
-	logrus.WithFields(logrus.Fields{"container": c.rec.ID[:12], "pid": st.Pid}).Info("container started")
+	logrus.WithFields(logrus.Fields{"container": c.rec.ID[:12], "pid": pid}).Info("container started")
 	return nil
 }
 
@@ -237,6 +234,13 @@ func (d *Daemon) releaseRuntime(c *container) {
 		c.beginTimer.Stop()
 		c.beginTimer = nil
 	}
+	// The network has nothing to wait for: release it while the shim
+	// goes, as every millisecond here delays `run --rm` and a restart.
+	netDone := make(chan struct{})
+	go func() {
+		defer close(netDone)
+		d.releaseNetwork(c)
+	}()
 	if c.shim != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := c.shim.Delete(ctx); err != nil {
@@ -249,7 +253,6 @@ func (d *Daemon) releaseRuntime(c *container) {
 	} else if _, err := os.Stat(d.bundleDir(id)); err == nil {
 		_ = shim.Cleanup(d.stateRoot(), d.bundleDir(id), id)
 	}
-	d.releaseNetwork(c)
 	if err := snapshot.Unmount(d.rootfsDir(id)); err != nil {
 		logrus.WithError(err).WithField("container", id[:12]).Warn("unmount rootfs")
 	}
@@ -258,6 +261,7 @@ func (d *Daemon) releaseRuntime(c *container) {
 	if err := os.RemoveAll(d.bundleDir(id)); err != nil {
 		logrus.WithError(err).WithField("container", id[:12]).Warn("remove bundle")
 	}
+	<-netDone
 }
 
 // stopContainer sends the stop signal, then SIGKILL after timeout.

@@ -52,7 +52,7 @@ func BenchmarkStartWait(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		if err := c.Start(ctx); err != nil {
+		if _, err := c.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
 		t2 := time.Now()

@@ -274,11 +274,15 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// Start executes the user's program in the created container. Attach
-// first (AttachSocketPath) to see its output from the first byte.
-func (c *Client) Start(ctx context.Context) error {
-	_, err := c.api.Start(ctx, &shimapi.StartRequest{})
-	return c.fromRPC(err)
+// Start executes the user's program in the created container and returns
+// its pid. Attach first (AttachSocketPath) to see its output from the first
+// byte.
+func (c *Client) Start(ctx context.Context) (int, error) {
+	r, err := c.api.Start(ctx, &shimapi.StartRequest{})
+	if err != nil {
+		return 0, c.fromRPC(err)
+	}
+	return int(r.Pid), nil
 }
 
 // State of the container's init process.

@@ -254,8 +254,13 @@ func (c *ctr) mustCreate() {
 func (c *ctr) run() {
 	c.t.Helper()
 	c.mustCreate()
-	if err := c.c.Start(ctx(c.t)); err != nil {
+	pid, err := c.c.Start(ctx(c.t))
+	if err != nil {
 		c.t.Fatalf("start: %v", err)
+	}
+	// The daemon records the pid Start returns: it must be the init's.
+	if st, err := c.c.State(ctx(c.t)); err != nil || st.Pid != pid || pid <= 0 {
+		c.t.Fatalf("start returned pid %d, state says %d (%v)", pid, st.Pid, err)
 	}
 }
 

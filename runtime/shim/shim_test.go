@@ -72,7 +72,7 @@ func TestStderrSeparated(t *testing.T) {
 		res <- r
 	}()
 	time.Sleep(50 * time.Millisecond) // let the client connect before output starts
-	if err := c.c.Start(ctx(t)); err != nil {
+	if _, err := c.c.Start(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if st := c.wait(); st.Code != 0 {
@@ -683,7 +683,7 @@ func TestStuckAttachClient(t *testing.T) {
 	conn.SetReadBuffer(4096)
 	time.Sleep(50 * time.Millisecond)
 	t0 := time.Now()
-	if err := c.c.Start(ctx(t)); err != nil {
+	if _, err := c.c.Start(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if st := c.wait(); st.Code != 0 {
