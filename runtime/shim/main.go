@@ -76,6 +76,7 @@ func shimArgs(o StartOptions, bundle string) []string {
 // deleted, and returns the process's exit code.
 func Main(args []string) int {
 	if len(args) > 0 && args[0] == standbyFlag {
+		go warmUp()
 		a, err := awaitAssignment()
 		if err != nil {
 			if err != io.EOF {

@@ -124,3 +124,17 @@ func TestStandbyFallsBackToBinary(t *testing.T) {
 	}
 	spareOf(t, sb) // and spares start too
 }
+
+// TestWarmUp: the spare's warm-up goes through the whole conversion (a
+// spec it cannot convert would warm nothing, silently) and leaves nothing
+// behind in its working directory.
+func TestWarmUp(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := warm(); err != nil {
+		t.Fatalf("warm-up: %v", err)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 0 {
+		t.Fatalf("warm-up created %v", es)
+	}
+}
