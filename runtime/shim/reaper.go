@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -54,9 +53,11 @@ func (r *reaper) forget(pid int) {
 func (r *reaper) sweep() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	// Children are listed per thread that forked them. (No Glob: it
+	// would lstat every match, and this runs on every SIGCHLD.)
+	tasks, _ := os.ReadDir("/proc/self/task")
 	for _, t := range tasks {
-		b, err := os.ReadFile(t)
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
 		if err != nil {
 			continue
 		}
