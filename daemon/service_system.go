@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/containerd/ttrpc"
 	"github.com/ctrd/ctrd/api"
@@ -20,8 +21,15 @@ import (
 )
 
 // errorInterceptor turns daemon errors into status codes the CLI can
-// classify, and logs failures with their method.
+// classify, and logs failures with their method (and, at debug level, every
+// request's duration, which is how start latency is profiled).
 func errorInterceptor(ctx context.Context, um ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+	if logrus.IsLevelEnabled(logrus.DebugLevel) {
+		start := time.Now()
+		defer func() {
+			logrus.WithFields(logrus.Fields{"method": info.FullMethod, "took": time.Since(start)}).Debug("request")
+		}()
+	}
 	resp, err := m(ctx, um)
 	if err != nil {
 		logrus.WithField("method", info.FullMethod).WithError(err).Debug("request failed")
