@@ -99,10 +99,6 @@ func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 	}
 	defer unix.Close(rootfd)
 
-	cr := &countingReader{r: r}
-	br := readBufPool.Get().(*bufio.Reader)
-	br.Reset(cr)
-	defer func() { br.Reset(nil); readBufPool.Put(br) }()
 	bufp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bufp)
 
@@ -114,6 +110,40 @@ func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 	}
 	a.startWorkers(applyWorkers)
 	defer a.stopWorkers() // before rootfd is closed
+	entry := func(hdr *tar.Header, tr *tar.Reader) error {
+		if err := a.entry(hdr, tr); err != nil {
+			// Files still queued come before this entry: their error,
+			// if any, is the first, whatever the workers' timing.
+			if werr := a.wait(); werr != nil {
+				return werr
+			}
+			return err
+		}
+		if a.failed.Load() {
+			return a.wait()
+		}
+		return nil
+	}
+	end := func() error {
+		if err := a.wait(); err != nil {
+			return err
+		}
+		return a.setDirTimes()
+	}
+	return readLayer(ctx, r, a.buf, entry, end)
+}
+
+// readLayer reads the layer tar stream r to its end: it calls entry for each
+// entry in order, then end, then drains r, and returns the number of bytes
+// read from r. It stops at the first error, of entry, of end or of the tar
+// format ("archive: reading tar: ..."), or when ctx is done. Apply and
+// Validate share it so that they read a stream the same way: the same bytes,
+// the same format errors.
+func readLayer(ctx context.Context, r io.Reader, buf []byte, entry func(*tar.Header, *tar.Reader) error, end func() error) (int64, error) {
+	cr := &countingReader{r: r}
+	br := readBufPool.Get().(*bufio.Reader)
+	br.Reset(cr)
+	defer func() { br.Reset(nil); readBufPool.Put(br) }()
 	tr := tar.NewReader(br)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -126,20 +156,18 @@ func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 		if err != nil {
 			return cr.n, fmt.Errorf("archive: reading tar: %w", err)
 		}
-		if err := a.entry(hdr, tr); err != nil {
+		if err := entry(hdr, tr); err != nil {
 			return cr.n, err
 		}
-		if a.failed.Load() {
-			return cr.n, a.wait()
+	}
+	if end != nil {
+		if err := end(); err != nil {
+			return cr.n, err
 		}
 	}
-	if err := a.wait(); err != nil {
-		return cr.n, err
-	}
-	if err := a.setDirTimes(); err != nil {
-		return cr.n, err
-	}
-	if _, err := io.CopyBuffer(io.Discard, br, a.buf); err != nil {
+	// The padding after the end-of-archive marker is drained too, so that a
+	// caller hashing r sees every byte.
+	if _, err := io.CopyBuffer(io.Discard, br, buf); err != nil {
 		return cr.n, fmt.Errorf("archive: reading tar: %w", err)
 	}
 	return cr.n, nil
@@ -208,49 +236,104 @@ func joinName(dir, base string) string {
 	return dir + "/" + base
 }
 
-func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
+// An entryKind says what Apply does with a tar entry, as far as the header
+// alone tells.
+type entryKind int
+
+const (
+	entryIgnored  entryKind = iota // PAX global header, AUFS metadata whiteout
+	entryRoot                      // the root directory itself
+	entryOpaque                    // opaque whiteout of dir
+	entryWhiteout                  // whiteout of dir/base
+	entryNode                      // anything else: created at dir/base
+)
+
+// A layerEntry is a tar entry that passed checkEntry.
+type layerEntry struct {
+	kind entryKind
+	dir  string // clean parent directory, "." for the root
+	base string // last name component; for a whiteout, the name it removes
+	link string // clean hardlink target
+}
+
+// checkEntry classifies hdr and makes every check of its name and link
+// target that needs no look at the disk. Apply makes all of them before it
+// touches the disk for the entry; Validate makes the same.
+func checkEntry(hdr *tar.Header) (layerEntry, error) {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return nil
+		return layerEntry{kind: entryIgnored}, nil
 	}
 	name, err := cleanName(hdr.Name)
 	if err != nil {
-		return err
+		return layerEntry{}, err
 	}
 	if name == "." {
 		if hdr.Typeflag != tar.TypeDir {
-			return fmt.Errorf("archive: tar entry %q: the root can only be a directory", hdr.Name)
+			return layerEntry{}, fmt.Errorf("archive: tar entry %q: the root can only be a directory", hdr.Name)
 		}
-		return a.entryErr(hdr, a.dirMeta(".", hdr))
+		return layerEntry{kind: entryRoot}, nil
 	}
 	dirName, base := splitName(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
-		return a.whiteout(hdr, dirName, base)
+		switch {
+		case base == whiteoutOpaque:
+			return layerEntry{kind: entryOpaque, dir: dirName}, nil
+		case strings.HasPrefix(base, whiteoutMetaPrefix):
+			return layerEntry{kind: entryIgnored}, nil // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless here
+		}
+		target := base[len(whiteoutPrefix):]
+		if target == "" || target == "." || target == ".." {
+			return layerEntry{}, &unsafePathError{name: hdr.Name, reason: "is an invalid whiteout"}
+		}
+		return layerEntry{kind: entryWhiteout, dir: dirName, base: target}, nil
 	}
 
-	// Check link targets before anything touches the disk.
-	var linkTarget string
+	e := layerEntry{kind: entryNode, dir: dirName, base: base}
 	switch hdr.Typeflag {
 	case tar.TypeLink:
-		if linkTarget, err = cleanName(hdr.Linkname); err != nil || linkTarget == "." {
-			return &unsafePathError{name: hdr.Name, reason: fmt.Sprintf("is a hardlink to %q, which escapes the root", hdr.Linkname)}
+		if e.link, err = cleanName(hdr.Linkname); err != nil || e.link == "." {
+			return layerEntry{}, &unsafePathError{name: hdr.Name, reason: fmt.Sprintf("is a hardlink to %q, which escapes the root", hdr.Linkname)}
 		}
 	case tar.TypeSymlink:
 		if hdr.Linkname == "" {
-			return fmt.Errorf("archive: tar entry %q: empty symlink target", hdr.Name)
+			return layerEntry{}, fmt.Errorf("archive: tar entry %q: empty symlink target", hdr.Name)
 		}
 		if !path.IsAbs(hdr.Linkname) {
 			t := path.Join(dirName, hdr.Linkname)
 			if t == ".." || strings.HasPrefix(t, "../") {
-				return &unsafePathError{name: hdr.Name, reason: fmt.Sprintf("is a symlink to %q, which escapes the root", hdr.Linkname)}
+				return layerEntry{}, &unsafePathError{name: hdr.Name, reason: fmt.Sprintf("is a symlink to %q, which escapes the root", hdr.Linkname)}
 			}
 		}
 	}
+	return e, nil
+}
 
-	parent, err := a.ensureDir(dirName, true)
+func unsupportedType(hdr *tar.Header) error {
+	return fmt.Errorf("archive: tar entry %q: unsupported type %q", hdr.Name, hdr.Typeflag)
+}
+
+func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
+	// Check names and link targets before anything touches the disk.
+	e, err := checkEntry(hdr)
+	if err != nil {
+		return err
+	}
+	switch e.kind {
+	case entryIgnored:
+		return nil
+	case entryRoot:
+		return a.entryErr(hdr, a.dirMeta(".", hdr))
+	case entryOpaque:
+		return a.opaque(hdr, e.dir)
+	case entryWhiteout:
+		return a.whiteout(hdr, e.dir, e.base)
+	}
+
+	parent, err := a.ensureDir(e.dir, true)
 	if err != nil {
 		return a.entryErr(hdr, err)
 	}
-	rel := joinName(parent, base)
+	rel := joinName(parent, e.base)
 	if err := a.waitFor(rel); err != nil {
 		return err
 	}
@@ -266,11 +349,11 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 	case tar.TypeSymlink:
 		err = a.symlink(rel, hdr)
 	case tar.TypeLink:
-		err = a.hardlink(rel, linkTarget)
+		err = a.hardlink(rel, e.link)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		err = a.node(rel, hdr)
 	default:
-		return fmt.Errorf("archive: tar entry %q: unsupported type %q", hdr.Name, hdr.Typeflag)
+		return unsupportedType(hdr)
 	}
 	return a.entryErr(hdr, err)
 }
@@ -284,8 +367,14 @@ func (a *applier) entryErr(hdr *tar.Header, err error) error {
 	if a.failed.Load() {
 		return a.wait()
 	}
+	return entryError(hdr, err)
+}
+
+// entryError names the entry in err, unless err is an unsafe path error
+// (which names its own entry).
+func entryError(hdr *tar.Header, err error) error {
 	var up *unsafePathError
-	if errors.As(err, &up) {
+	if err == nil || errors.As(err, &up) {
 		return err
 	}
 	return fmt.Errorf("archive: tar entry %q: %w", hdr.Name, err)
@@ -418,24 +507,20 @@ func (a *applier) forgetDirs(rel string) {
 	}
 }
 
-func (a *applier) whiteout(hdr *tar.Header, dirName, base string) error {
-	if base == whiteoutOpaque {
-		parent, err := a.ensureDir(dirName, true)
-		if err != nil {
-			return a.entryErr(hdr, err)
-		}
-		if err := unix.Lsetxattr(a.abs(parent), overlayOpaqueXattr, []byte("y"), 0); err != nil {
-			return fmt.Errorf("archive: tar entry %q: setting %s: %w", hdr.Name, overlayOpaqueXattr, err)
-		}
-		return nil
+// opaque marks directory dirName opaque.
+func (a *applier) opaque(hdr *tar.Header, dirName string) error {
+	parent, err := a.ensureDir(dirName, true)
+	if err != nil {
+		return a.entryErr(hdr, err)
 	}
-	if strings.HasPrefix(base, whiteoutMetaPrefix) {
-		return nil // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless here
+	if err := unix.Lsetxattr(a.abs(parent), overlayOpaqueXattr, []byte("y"), 0); err != nil {
+		return fmt.Errorf("archive: tar entry %q: setting %s: %w", hdr.Name, overlayOpaqueXattr, err)
 	}
-	target := base[len(whiteoutPrefix):]
-	if target == "" || target == "." || target == ".." {
-		return &unsafePathError{name: hdr.Name, reason: "is an invalid whiteout"}
-	}
+	return nil
+}
+
+// whiteout replaces dirName/target by a whiteout.
+func (a *applier) whiteout(hdr *tar.Header, dirName, target string) error {
 	parent, err := a.ensureDir(dirName, true)
 	if err != nil {
 		return a.entryErr(hdr, err)
@@ -651,8 +736,8 @@ func (a *applier) xattrs(rel string, hdr *tar.Header, fd int) error {
 		return nil
 	}
 	for k, v := range hdr.PAXRecords {
-		name, ok := strings.CutPrefix(k, paxXattrPrefix)
-		if !ok || name == "" || strings.HasPrefix(name, overlayXattrPrefix) {
+		name, ok := xattrName(k)
+		if !ok {
 			continue
 		}
 		var err error
@@ -673,4 +758,15 @@ func (a *applier) xattrs(rel string, hdr *tar.Header, fd int) error {
 		}
 	}
 	return nil
+}
+
+// xattrName returns the name of the xattr that PAX record key sets, unless
+// Apply does not set it: overlay xattrs only come from whiteouts, so that a
+// layer cannot forge them.
+func xattrName(key string) (string, bool) {
+	name, ok := strings.CutPrefix(key, paxXattrPrefix)
+	if !ok || name == "" || strings.HasPrefix(name, overlayXattrPrefix) {
+		return "", false
+	}
+	return name, true
 }
