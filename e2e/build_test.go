@@ -523,6 +523,9 @@ func TestBuildBadInput(t *testing.T) {
 	t.Parallel()
 	d := StartDaemon(t)
 	d.ImportBusybox(t, "busybox:latest")
+	// Unpack the base layer first, as the first RUN of any build would:
+	// what a failed build must not leave is anything beyond that.
+	d.MustCtr(t, "run", "--rm", "busybox:latest", "true")
 	before := buildStoreState(t, d)
 	for _, c := range []struct{ name, dockerfile, want string }{
 		{"unknown instruction", "FORM centos:7\n", "Dockerfile:1: unknown instruction: FORM"},

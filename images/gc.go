@@ -88,6 +88,15 @@ func (s *Store) gcLocked() error {
 		_ = b.ForEach(func(k, v []byte) error {
 			if !diffIDs[digest.Digest(k)] {
 				drop = append(drop, append([]byte(nil), k...))
+				return nil
+			}
+			// The blob a layer record names is what its snapshot is
+			// unpacked from: it stays while the record does, even when
+			// the image that brought it is gone and another image has
+			// the same layer as a different blob (gzip and plain).
+			var l Layer
+			if json.Unmarshal(v, &l) == nil && l.Blob != "" {
+				blobs[l.Blob] = true
 			}
 			return nil
 		})

@@ -24,7 +24,8 @@ type ImportOptions struct {
 
 // Import stores a root file system tarball as a one-layer image, as `docker
 // import` does. Arguments are checked before any input is read, so bad flags
-// leave nothing behind.
+// leave nothing behind. The tarball is checked and stored, not unpacked:
+// the first container of the image unpacks it (EnsureUnpacked).
 func (s *Store) Import(ctx context.Context, in io.Reader, o ImportOptions) (Image, error) {
 	var refs []reference.Named
 	if o.Ref != "" {
@@ -43,7 +44,7 @@ func (s *Store) Import(ctx context.Context, in io.Reader, o ImportOptions) (Imag
 		return Image{}, errdefs.InvalidArgument(err)
 	}
 
-	layer, err := s.WriteLayer(ctx, "", in)
+	layer, err := s.StoreBaseLayer(ctx, in)
 	if err != nil {
 		return Image{}, err
 	}

@@ -48,7 +48,52 @@ func (s *Store) Discard(p PendingLayer) {
 // layer). Gzip and zstd input is stored as it came, other compressions are
 // stored decompressed, as OCI media types know only those. The input is
 // streamed: memory use does not grow with its size.
-func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader) (_ PendingLayer, retErr error) {
+func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader) (PendingLayer, error) {
+	return s.writeLayer(ctx, in, func(tarStream io.Reader, comp archive.Compression) (string, int64, error) {
+		return s.unpack(ctx, parentChain, tarStream, comp)
+	})
+}
+
+// StoreBaseLayer stores a base layer tarball (plain or compressed, as
+// WriteLayer) without unpacking it: its entries are checked as unpacking
+// would check them (archive.Validate), so a tar that could not be unpacked
+// is refused now, and EnsureUnpacked makes its snapshot when a container
+// first needs it. Writing the files once, when they are needed, instead of
+// at import is what makes an import fast.
+func (s *Store) StoreBaseLayer(ctx context.Context, in io.Reader) (PendingLayer, error) {
+	src := &readErrRecorder{r: in}
+	return s.writeLayer(ctx, src, func(tarStream io.Reader, comp archive.Compression) (string, int64, error) {
+		n, err := archive.Validate(ctx, tarStream)
+		if err != nil {
+			// Validate touches no disk: unless reading the input
+			// failed, the archive is at fault.
+			if src.err != nil || ctx.Err() != nil {
+				return "", 0, err
+			}
+			return "", 0, errdefs.InvalidArgument(fmt.Errorf("invalid %s archive: %w", comp, err))
+		}
+		return "", n, nil
+	})
+}
+
+// readErrRecorder keeps the first error of its reader other than io.EOF.
+type readErrRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// writeLayer stores the blob of a layer tarball read from in while consume
+// reads its decompressed tar stream (to its end) and returns the snapshot
+// it unpacked it into ("" for none) and the tar's size.
+func (s *Store) writeLayer(ctx context.Context, in io.Reader, consume func(io.Reader, archive.Compression) (string, int64, error)) (_ PendingLayer, retErr error) {
 	br := bufio.NewReaderSize(in, 1<<20)
 	head, err := br.Peek(512)
 	if len(head) == 0 {
@@ -99,12 +144,12 @@ func (s *Store) WriteLayer(ctx context.Context, parentChain string, in io.Reader
 		tarStream = io.TeeReader(tarStream, diff.Hash())
 	}
 
-	key, size, err := s.unpack(ctx, parentChain, tarStream, comp)
+	key, size, err := consume(tarStream, comp)
 	if err != nil {
 		return PendingLayer{}, err
 	}
 	defer func() {
-		if retErr != nil {
+		if retErr != nil && key != "" {
 			_ = s.snapshot.Remove(key)
 		}
 	}()

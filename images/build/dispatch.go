@@ -305,6 +305,11 @@ func (bd *build) run(st *stage, c *instructions.RunCommand) error {
 	}
 	cfg := cloneConfig(st.cfg.Config)
 	return bd.commit(st, createdBy, cfg, st.cfg.Author, func() (*images.PendingLayer, error) {
+		// The backend runs the step on, and writes its layer above, the
+		// stage's snapshot: a base image's layers may be stored only.
+		if err := bd.Store.EnsureUnpacked(bd.ctx, st.cfg); err != nil {
+			return nil, err
+		}
 		var cid string
 		layer, err := bd.Backend.Run(bd.ctx, RunRequest{
 			Image:       st.img.ID,
