@@ -4,9 +4,12 @@
 # Imports a ~250 MB, ~17k-file tarball (a tar of /usr/local/go, cached under
 # /var/tmp/ctrd-bench) N times (default 5) into a throw-away ctrd, restarted
 # on a fresh data-root before every run, and reports the median time, ctrd's
-# peak RSS during the import (VmHWM) and its idle RSS. With --with-docker it
-# also times `docker import` of the same file on a throw-away dockerd
-# (installing docker.io with apt if dockerd is missing).
+# peak RSS during the import and the first container's create (VmHWM) and
+# its idle RSS. ctr import stores and checks the layer and the first
+# container unpacks it, so that create is timed too, and import + create is
+# compared as a whole. With --with-docker it also times `docker import` (and
+# `docker create`) of the same file on a throw-away dockerd (installing
+# docker.io with apt if dockerd is missing).
 # Needs root and bin/ctrd + bin/ctr (`make binaries`; `make bench` does both).
 set -euo pipefail
 
@@ -113,6 +116,7 @@ start_ctrd() { # data dir
 # ---- ctrd -------------------------------------------------------------------
 echo "==> ctr import x $runs ($size_mb MB, $nfiles entries)"
 ctr_times=()
+ctr_first=()
 ctr_peaks=()
 ctr_idle=()
 for i in $(seq "$runs"); do
@@ -124,9 +128,16 @@ for i in $(seq "$runs"); do
 	t0=$(now)
 	id=$(CTR_HOST=unix://$sock "$ctr" import "$tarball" bench:ctrd)
 	t1=$(now)
-	ctr_peaks+=("$(kb "$ctrd_pid" VmHWM)")
 	ctr_times+=("$(elapsed "$t0" "$t1")")
-	printf '    run %d: %ss  peak RSS %s MB  (%s)\n' "$i" "${ctr_times[-1]}" "$(mb "${ctr_peaks[-1]}")" "${id:7:12}"
+	# The layer is unpacked when a container first needs it: time that
+	# too, so that import + first container is compared as a whole.
+	cid=$(CTR_HOST=unix://$sock "$ctr" create bench:ctrd /none)
+	t2=$(now)
+	ctr_first+=("$(elapsed "$t1" "$t2")")
+	ctr_peaks+=("$(kb "$ctrd_pid" VmHWM)") # of the import and the unpack
+	CTR_HOST=unix://$sock "$ctr" rm "$cid" >/dev/null
+	printf '    run %d: import %ss, first create %ss  peak RSS %s MB  (%s)\n' "$i" "${ctr_times[-1]}" "${ctr_first[-1]}" \
+		"$(mb "${ctr_peaks[-1]}")" "${id:7:12}"
 	stop_pid "$ctrd_pid"
 	wait "$ctrd_pid" 2>/dev/null || true
 	ctrd_pid=
@@ -136,6 +147,7 @@ done
 
 # ---- docker -----------------------------------------------------------------
 docker_times=()
+docker_first=()
 docker_idle=
 docker_peak=
 if $with_docker; then
@@ -162,7 +174,11 @@ if $with_docker; then
 		docker -H "$dsock" import "$tarball" bench:docker >/dev/null
 		t1=$(now)
 		docker_times+=("$(elapsed "$t0" "$t1")")
-		printf '    run %d: %ss\n' "$i" "${docker_times[-1]}"
+		cid=$(docker -H "$dsock" create bench:docker /none)
+		t2=$(now)
+		docker_first+=("$(elapsed "$t1" "$t2")")
+		docker -H "$dsock" rm "$cid" >/dev/null
+		printf '    run %d: import %ss, first create %ss\n' "$i" "${docker_times[-1]}" "${docker_first[-1]}"
 		docker -H "$dsock" rmi bench:docker >/dev/null
 	done
 	docker_peak=$(kb "$dockerd_pid" VmHWM)
@@ -182,5 +198,16 @@ if $with_docker; then
 	printf '%-16s %10s %16s %14s %14s\n' "docker import" "$(median "${docker_times[@]}")" "$(minmax "${docker_times[@]}" | tr ' ' -)" \
 		"$(mb "$docker_peak")" "$(mb "$docker_idle")"
 	awk -v c="$(median "${ctr_times[@]}")" -v d="$(median "${docker_times[@]}")" 'BEGIN { printf "ctr import is %.1fx the speed of docker import\n", d / c }'
+fi
+echo
+echo "first container create after the import (ctr unpacks the layer then; docker did at import)"
+printf '%-16s %10s %16s\n' "" "median s" "min-max s"
+printf '%-16s %10s %16s\n' "ctr create" "$(median "${ctr_first[@]}")" "$(minmax "${ctr_first[@]}" | tr ' ' -)"
+if $with_docker; then
+	printf '%-16s %10s %16s\n' "docker create" "$(median "${docker_first[@]}")" "$(minmax "${docker_first[@]}" | tr ' ' -)"
+	tc=$(for i in "${!ctr_times[@]}"; do awk -v a="${ctr_times[$i]}" -v b="${ctr_first[$i]}" 'BEGIN { print a + b }'; done)
+	td=$(for i in "${!docker_times[@]}"; do awk -v a="${docker_times[$i]}" -v b="${docker_first[$i]}" 'BEGIN { print a + b }'; done)
+	# shellcheck disable=SC2086
+	awk -v c="$(median $tc)" -v d="$(median $td)" 'BEGIN { printf "import + first create: ctr %.3f s, docker %.3f s (%.2fx)\n", c, d, c / d }'
 fi
 echo "(peak RSS: VmHWM of the daemon; ctrd restarted before each run. idle RSS: VmRSS 1 s after start. dockerd: one daemon for all runs, without its containerd.)"
