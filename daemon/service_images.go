@@ -17,7 +17,7 @@ import (
 type imagesService struct{ d *Daemon }
 
 func (s *imagesService) Import(ctx context.Context, req *api.ImportRequest) (*api.ImportResponse, error) {
-	r, done, err := s.d.uploads.reader(req.UploadId)
+	r, done, err := s.importSource(ctx, req)
 	if err != nil {
 		return nil, err
 	}
