@@ -13,6 +13,7 @@ import (
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/ctrd/ctrd/runtime/attach"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -229,8 +230,10 @@ func (c *CLI) startCommand() *cobra.Command {
 			}, func(name string) { fmt.Fprintln(c.Out, name) })
 		},
 	}
-	cmd.Flags().BoolVarP(&doAttach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
-	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&doAttach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
+		f.BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
+	})
 	return cmd
 }
 
@@ -260,8 +263,10 @@ func (c *CLI) attachCommand() *cobra.Command {
 			return c.exitStatus(ctx, cl, args[0], res, false)
 		},
 	}
-	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
-	cmd.Flags().String("detach-keys", "ctrl-p,ctrl-q", "Override the key sequence for detaching a container")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
+		f.String("detach-keys", "ctrl-p,ctrl-q", "Override the key sequence for detaching a container")
+	})
 	return cmd
 }
 
@@ -325,15 +330,16 @@ func (c *CLI) execCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.SetInterspersed(false)
-	f.BoolVarP(&detach, "detach", "d", false, "Detached mode: run command in the background")
-	f.BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
-	f.BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
-	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
-	f.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
-	f.StringVarP(&workdir, "workdir", "w", "", "Working directory inside the container")
-	f.StringVarP(&user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.SetInterspersed(false)
+		f.BoolVarP(&detach, "detach", "d", false, "Detached mode: run command in the background")
+		f.BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+		f.BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
+		f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
+		stringArrayVar(f, &env, "env", "e", "Set environment variables")
+		f.StringVarP(&workdir, "workdir", "w", "", "Working directory inside the container")
+		f.StringVarP(&user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	})
 	return cmd
 }
 

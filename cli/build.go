@@ -12,11 +12,10 @@ import (
 	"strings"
 
 	"github.com/ctrd/ctrd/api"
-	"github.com/ctrd/ctrd/images/archive"
 	"github.com/ctrd/ctrd/images/build/buildcontext"
-	"github.com/ctrd/ctrd/images/reference"
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func (c *CLI) buildCommand() *cobra.Command {
@@ -39,7 +38,7 @@ func (c *CLI) buildCommand() *cobra.Command {
 				return &StatusError{Status: fmt.Sprintf("invalid argument %q for \"--progress\" flag: use auto, plain or tty", progress), Code: 125}
 			}
 			for _, t := range tags {
-				if _, err := reference.Parse(t); err != nil {
+				if err := checkTag(t); err != nil {
 					return &StatusError{Status: fmt.Sprintf("invalid argument %q for \"-t, --tag\" flag: %v", t, err), Code: 125}
 				}
 			}
@@ -59,16 +58,17 @@ func (c *CLI) buildCommand() *cobra.Command {
 			return c.runBuild(ctx, cl, body, req)
 		},
 	}
-	f := cmd.Flags()
-	f.StringArrayVarP(&tags, "tag", "t", nil, "Name and optionally a tag in the \"name:tag\" format")
-	f.StringVarP(&file, "file", "f", "", "Name of the Dockerfile (default \"PATH/Dockerfile\")")
-	f.StringArrayVar(&buildArgs, "build-arg", nil, "Set build-time variables")
-	f.BoolVar(&noCache, "no-cache", false, "Do not use cache when building the image")
-	f.BoolVar(&pull, "pull", false, "Always attempt to pull a newer version of the image")
-	f.StringVar(&target, "target", "", "Set the target build stage to build")
-	f.StringArrayVar(&labels, "label", nil, "Set metadata for an image")
-	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
-	f.StringVar(&progress, "progress", "auto", "Set type of progress output (auto, plain, tty)")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		stringArrayVar(f, &tags, "tag", "t", "Name and optionally a tag in the \"name:tag\" format")
+		f.StringVarP(&file, "file", "f", "", "Name of the Dockerfile (default \"PATH/Dockerfile\")")
+		stringArrayVar(f, &buildArgs, "build-arg", "", "Set build-time variables")
+		f.BoolVar(&noCache, "no-cache", false, "Do not use cache when building the image")
+		f.BoolVar(&pull, "pull", false, "Always attempt to pull a newer version of the image")
+		f.StringVar(&target, "target", "", "Set the target build stage to build")
+		stringArrayVar(f, &labels, "label", "", "Set metadata for an image")
+		f.BoolVarP(&quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+		f.StringVar(&progress, "progress", "auto", "Set type of progress output (auto, plain, tty)")
+	})
 	return cmd
 }
 
@@ -95,7 +95,7 @@ func (c *CLI) buildContext(arg, file string, req *api.BuildRequest) (io.ReadClos
 		}
 		br := bufio.NewReaderSize(c.In, 1<<16)
 		head, _ := br.Peek(512)
-		if archive.DetectCompression(head) != archive.Uncompressed || buildcontext.IsTar(head) {
+		if isCompressed(head) || buildcontext.IsTar(head) {
 			req.Dockerfile = file
 			return io.NopCloser(br), nil
 		}
@@ -153,6 +153,23 @@ func (c *CLI) buildContext(arg, file string, req *api.BuildRequest) (io.ReadClos
 	}
 	req.Dockerfile = name
 	return c.contextStream(bc), nil
+}
+
+// isCompressed tells a gzip, bzip2, xz or zstd stream from its first bytes,
+// the formats the daemon decompresses a context from (it detects which one
+// itself).
+func isCompressed(head []byte) bool {
+	h := string(head)
+	switch {
+	case strings.HasPrefix(h, "\x1f\x8b\x08"), // gzip
+		strings.HasPrefix(h, "BZh") && len(h) > 3 && h[3] >= '1' && h[3] <= '9', // bzip2
+		strings.HasPrefix(h, "\xfd7zXZ\x00"),                                    // xz
+		strings.HasPrefix(h, "\x28\xb5\x2f\xfd"):                                // zstd
+		return true
+	case len(h) >= 4 && h[0]&0xf0 == 0x50 && h[1] == 0x2a && h[2] == 0x4d && h[3] == 0x18:
+		return true // a zstd skippable frame, then zstd frames
+	}
+	return false
 }
 
 func (c *CLI) contextStream(bc *buildcontext.Context) io.ReadCloser {

@@ -9,12 +9,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/ctrd/ctrd/api"
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/ctrd/ctrd/version"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // CLI holds what every command needs: streams and the daemon address.
@@ -23,6 +25,11 @@ type CLI struct {
 	Out, Err io.Writer
 	Host     string
 	client   *api.Client
+
+	// flagDefs defines each command's own flags, see lazyFlags.
+	flagDefs map[*cobra.Command]func(*pflag.FlagSet)
+	// stopSignals ends the handling of interrupts, see rootCommand.
+	stopSignals func()
 }
 
 // StatusError carries a command's exit code (e.g. a container's).
@@ -38,10 +45,14 @@ func (e *StatusError) Error() string { return e.Status }
 func Main(args []string) int {
 	c := &CLI{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
 	root := c.rootCommand()
+	c.prepare(root, args)
 	root.SetArgs(args)
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	err := root.ExecuteContext(ctx)
+	defer func() {
+		if c.stopSignals != nil {
+			c.stopSignals()
+		}
+	}()
+	err := root.ExecuteContext(context.Background())
 	if c.client != nil {
 		c.client.Close()
 	}
@@ -71,6 +82,15 @@ func (c *CLI) rootCommand() *cobra.Command {
 		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// An interrupt cancels the running command's context (an RPC
+		// under way, an attached session) instead of killing ctr. It is
+		// set up when a command runs, not for help or a usage error.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			cmd.SetContext(ctx)
+			c.stopSignals = stop
+			return nil
+		},
 	}
 	host := os.Getenv("CTR_HOST")
 	if host == "" {
@@ -82,40 +102,111 @@ func (c *CLI) rootCommand() *cobra.Command {
 	})
 	root.SetOut(c.Out)
 	root.SetErr(c.Err)
-	root.AddCommand(
-		c.versionCommand(),
-		c.infoCommand(),
-		c.importCommand(),
-		c.imagesCommand(),
-		c.tagCommand(),
-		c.rmiCommand(),
-		c.historyCommand(),
-		c.inspectCommand(),
-		c.createCommand(),
-		c.runCommand(),
-		c.startCommand(),
-		c.attachCommand(),
-		c.execCommand(),
-		c.psCommand(),
-		c.stopCommand(),
-		c.restartCommand(),
-		c.killCommand(),
-		c.rmCommand(),
-		c.waitCommand(),
-		c.renameCommand(),
-		c.pauseCommand(true),
-		c.pauseCommand(false),
-		c.updateCommand(),
-		c.topCommand(),
-		c.diffCommand(),
-		c.logsCommand(),
-		c.commitCommand(),
-		c.buildCommand(),
-		c.volumeCommand(),
-		c.networkCommand(),
-		c.portCommand(),
-	)
 	return root
+}
+
+// command is one of ctr's commands, named (with its aliases) as cobra
+// matches it, and the function that builds it in full.
+type command struct {
+	name    string
+	aliases []string
+	build   func() *cobra.Command
+}
+
+// commands lists ctr's commands (help shows them sorted by name).
+func (c *CLI) commands() []command {
+	return []command{
+		{"version", nil, c.versionCommand},
+		{"info", nil, c.infoCommand},
+		{"import", nil, c.importCommand},
+		{"images", []string{"image ls"}, c.imagesCommand},
+		{"tag", nil, c.tagCommand},
+		{"rmi", nil, c.rmiCommand},
+		{"history", nil, c.historyCommand},
+		{"inspect", nil, c.inspectCommand},
+		{"create", nil, c.createCommand},
+		{"run", nil, c.runCommand},
+		{"start", nil, c.startCommand},
+		{"attach", nil, c.attachCommand},
+		{"exec", nil, c.execCommand},
+		{"ps", []string{"container ls"}, c.psCommand},
+		{"stop", nil, c.stopCommand},
+		{"restart", nil, c.restartCommand},
+		{"kill", nil, c.killCommand},
+		{"rm", nil, c.rmCommand},
+		{"wait", nil, c.waitCommand},
+		{"rename", nil, c.renameCommand},
+		{"pause", nil, func() *cobra.Command { return c.pauseCommand(true) }},
+		{"unpause", nil, func() *cobra.Command { return c.pauseCommand(false) }},
+		{"update", nil, c.updateCommand},
+		{"top", nil, c.topCommand},
+		{"diff", nil, c.diffCommand},
+		{"logs", nil, c.logsCommand},
+		{"commit", nil, c.commitCommand},
+		{"build", nil, c.buildCommand},
+		{"volume", nil, c.volumeCommand},
+		{"network", nil, c.networkCommand},
+		{"port", nil, c.portCommand},
+	}
+}
+
+// lazyFlags records how cmd's own flags are defined. Defining a flag costs
+// allocations (a string array's default is even written as CSV), which
+// every ctr process would pay for every command's flags at start; only the
+// command that runs needs its own, see prepare.
+func (c *CLI) lazyFlags(cmd *cobra.Command, define func(f *pflag.FlagSet)) {
+	if c.flagDefs == nil {
+		c.flagDefs = make(map[*cobra.Command]func(*pflag.FlagSet))
+	}
+	c.flagDefs[cmd] = define
+}
+
+// prepare adds to root what running args needs. Cobra has every command
+// built in full at each start; ctr builds what args need. When args name a
+// command (as cobra will find it), only that one is built, with only its own
+// flags (the root's and a group's are defined eagerly: finding a command
+// reads them), and cobra's default `completion` command, which only the
+// root's help lists, is left out. Otherwise (the root's help, help COMMAND,
+// shell completion, an unknown command: cobra resolves them later and may
+// look at any command) everything is built.
+func (c *CLI) prepare(root *cobra.Command, args []string) {
+	cmds := c.commands()
+	// Find the command as cobra will, with one stand-in answering to every
+	// name: the name is the argument that Find takes out of args.
+	var names []string
+	for _, e := range cmds {
+		names = append(append(names, e.name), e.aliases...)
+	}
+	stub := &cobra.Command{Use: names[0], Aliases: names[1:]}
+	root.AddCommand(stub)
+	found, rest, err := root.Find(args)
+	root.RemoveCommand(stub)
+	if err == nil && found == stub && len(rest) == len(args)-1 {
+		i := 0
+		for i < len(rest) && rest[i] == args[i] {
+			i++
+		}
+		for _, e := range cmds {
+			if e.name == args[i] || slices.Contains(e.aliases, args[i]) {
+				root.AddCommand(e.build())
+			}
+		}
+		if cmd, _, err := root.Find(args); err == nil {
+			if define := c.flagDefs[cmd]; define != nil {
+				define(cmd.Flags())
+			}
+		}
+		root.CompletionOptions.DisableDefaultCmd = true
+		return
+	}
+	for _, e := range cmds {
+		root.AddCommand(e.build())
+	}
+	if err != nil || found != root {
+		for cmd, define := range c.flagDefs {
+			define(cmd.Flags())
+		}
+	}
 }
 
 // Client dials the daemon once per invocation.

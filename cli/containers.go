@@ -11,6 +11,7 @@ import (
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/ctrd/ctrd/runtime/logfile"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 type psRow struct {
@@ -75,14 +76,15 @@ func (c *CLI) psCommand() *cobra.Command {
 			return table{out: c.Out, format: format, headers: psHeaders}.render(rows)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
-	f.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
-	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
-	f.BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
-	f.IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
-	f.StringVar(&format, "format", "", "Format output using a Go template")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (status=, name=, id=, ancestor=, label=, exited=)")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+		f.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+		f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+		f.BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
+		f.IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
+		f.StringVar(&format, "format", "", "Format output using a Go template")
+		stringArrayVar(f, &filters, "filter", "f", "Filter output based on conditions provided (status=, name=, id=, ancestor=, label=, exited=)")
+	})
 	return cmd
 }
 
@@ -226,8 +228,10 @@ func (c *CLI) stopCommand() *cobra.Command {
 			}, func(name string) { fmt.Fprintln(c.Out, name) })
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "Seconds to wait before killing the container")
-	cmd.Flags().StringVarP(&signal, "signal", "s", "", "Signal to send to the container")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.IntVarP(&timeout, "time", "t", 10, "Seconds to wait before killing the container")
+		f.StringVarP(&signal, "signal", "s", "", "Signal to send to the container")
+	})
 	return cmd
 }
 
@@ -252,7 +256,9 @@ func (c *CLI) restartCommand() *cobra.Command {
 			}, func(name string) { fmt.Fprintln(c.Out, name) })
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "Seconds to wait before killing the container")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.IntVarP(&timeout, "time", "t", 10, "Seconds to wait before killing the container")
+	})
 	return cmd
 }
 
@@ -273,7 +279,9 @@ func (c *CLI) killCommand() *cobra.Command {
 			}, func(name string) { fmt.Fprintln(c.Out, name) })
 		},
 	}
-	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "Signal to send to the container")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.StringVarP(&signal, "signal", "s", "KILL", "Signal to send to the container")
+	})
 	return cmd
 }
 
@@ -294,8 +302,10 @@ func (c *CLI) rmCommand() *cobra.Command {
 			}, func(name string) { fmt.Fprintln(c.Out, name) })
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
-	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+		f.BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
+	})
 	return cmd
 }
 
@@ -384,7 +394,9 @@ func (c *CLI) updateCommand() *cobra.Command {
 			}, func(name string) { fmt.Fprintln(c.Out, name) })
 		},
 	}
-	cmd.Flags().StringVar(&restartPolicy, "restart", "", "Restart policy to apply when a container exits")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.StringVar(&restartPolicy, "restart", "", "Restart policy to apply when a container exits")
+	})
 	return cmd
 }
 
@@ -502,12 +514,13 @@ func (c *CLI) logsCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVarP(&follow, "follow", "f", false, "Follow log output")
-	f.BoolVarP(&timestamps, "timestamps", "t", false, "Show timestamps")
-	f.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
-	f.StringVar(&sinceS, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
-	f.StringVar(&untilS, "until", "", "Show logs before a timestamp or relative (e.g. 42m)")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&follow, "follow", "f", false, "Follow log output")
+		f.BoolVarP(&timestamps, "timestamps", "t", false, "Show timestamps")
+		f.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
+		f.StringVar(&sinceS, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+		f.StringVar(&untilS, "until", "", "Show logs before a timestamp or relative (e.g. 42m)")
+	})
 	return cmd
 }
 
@@ -558,10 +571,11 @@ func (c *CLI) commitCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVarP(&message, "message", "m", "", "Commit message")
-	f.StringVarP(&author, "author", "a", "", `Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
-	f.StringArrayVarP(&changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
-	f.BoolVarP(&pause, "pause", "p", true, "Pause container during commit")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.StringVarP(&message, "message", "m", "", "Commit message")
+		f.StringVarP(&author, "author", "a", "", `Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
+		stringArrayVar(f, &changes, "change", "c", "Apply Dockerfile instruction to the created image")
+		f.BoolVarP(&pause, "pause", "p", true, "Pause container during commit")
+	})
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ctrd/ctrd/api"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // imageRow is one line of `ctr images`; field names are Docker's template names.
@@ -84,12 +85,13 @@ func (c *CLI) imagesCommand() *cobra.Command {
 			return table{out: c.Out, format: format, headers: imageHeaders}.render(rows)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVarP(&all, "all", "a", false, "Show all images (default hides intermediate images)")
-	f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
-	f.BoolVar(&digests, "digests", false, "Show digests")
-	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
-	f.StringVar(&format, "format", "", "Format output using a Go template")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&all, "all", "a", false, "Show all images (default hides intermediate images)")
+		f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+		f.BoolVar(&digests, "digests", false, "Show digests")
+		f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+		f.StringVar(&format, "format", "", "Format output using a Go template")
+	})
 	return cmd
 }
 
@@ -153,7 +155,9 @@ func (c *CLI) rmiCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force removal of the image")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&force, "force", "f", false, "Force removal of the image")
+	})
 	return cmd
 }
 
@@ -214,10 +218,11 @@ func (c *CLI) historyCommand() *cobra.Command {
 			}}.render(rows)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
-	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
-	f.BoolVar(&human, "human", true, "Print sizes and dates in human readable format")
-	f.StringVar(&format, "format", "", "Format output using a Go template")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+		f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+		f.BoolVar(&human, "human", true, "Print sizes and dates in human readable format")
+		f.StringVar(&format, "format", "", "Format output using a Go template")
+	})
 	return cmd
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 
 	"github.com/ctrd/ctrd/api"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func (c *CLI) importCommand() *cobra.Command {
@@ -29,7 +29,22 @@ func (c *CLI) importCommand() *cobra.Command {
 			if len(args) == 2 {
 				ref = args[1]
 			}
-			in, size, err := c.openSource(ctx, src)
+			if isURL(src) {
+				// The daemon downloads a URL itself, as Docker's does.
+				cl, err := c.Client(ctx)
+				if err != nil {
+					return err
+				}
+				resp, err := cl.Images.Import(ctx, &api.ImportRequest{
+					Ref: ref, Message: message, Changes: changes, Source: src,
+				})
+				if err != nil {
+					return daemonError(err)
+				}
+				fmt.Fprintln(c.Out, resp.Id)
+				return nil
+			}
+			in, size, err := c.openSource(src)
 			if err != nil {
 				return err
 			}
@@ -56,47 +71,37 @@ func (c *CLI) importCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVarP(&message, "message", "m", "", "Set commit message for imported image")
-	f.StringArrayVarP(&changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.StringVarP(&message, "message", "m", "", "Set commit message for imported image")
+		stringArrayVar(f, &changes, "change", "c", "Apply Dockerfile instruction to the created image")
+	})
 	return cmd
 }
 
-// openSource opens "-", a file or an http(s) URL, with its size if known.
-func (c *CLI) openSource(ctx context.Context, src string) (io.ReadCloser, int64, error) {
-	switch {
-	case src == "-":
+// isURL tells a source the daemon downloads (http or https).
+func isURL(src string) bool {
+	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
+}
+
+// openSource opens "-" or a file, with its size if known.
+func (c *CLI) openSource(src string) (io.ReadCloser, int64, error) {
+	if src == "-" {
 		return io.NopCloser(c.In), -1, nil
-	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
-		if err != nil {
-			return nil, 0, fmt.Errorf("invalid URL %q: %w", src, err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, 0, fmt.Errorf("download %s: %w", src, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return nil, 0, fmt.Errorf("download %s: %s", src, resp.Status)
-		}
-		return resp.Body, resp.ContentLength, nil
-	default:
-		f, err := os.Open(src)
-		if err != nil {
-			return nil, 0, fmt.Errorf("open %s: %w", src, unwrapPathError(err))
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, 0, err
-		}
-		if st.IsDir() {
-			f.Close()
-			return nil, 0, fmt.Errorf("open %s: is a directory, expected a tarball", src)
-		}
-		return f, st.Size(), nil
 	}
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open %s: %w", src, unwrapPathError(err))
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if st.IsDir() {
+		f.Close()
+		return nil, 0, fmt.Errorf("open %s: is a directory, expected a tarball", src)
+	}
+	return f, st.Size(), nil
 }
 
 func unwrapPathError(err error) error {

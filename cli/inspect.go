@@ -8,6 +8,7 @@ import (
 	"github.com/ctrd/ctrd/api"
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func (c *CLI) inspectCommand() *cobra.Command {
@@ -29,8 +30,10 @@ func (c *CLI) inspectCommand() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
-	cmd.Flags().StringVar(&kind, "type", "", "Return JSON for specified type")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.StringVarP(&format, "format", "f", "", "Format output using a Go template")
+		f.StringVar(&kind, "type", "", "Return JSON for specified type")
+	})
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/ctrd/ctrd/api"
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -43,9 +44,11 @@ func (c *CLI) networkCommand() *cobra.Command {
 			return nil
 		},
 	}
-	create.Flags().StringVar(&subnet, "subnet", "", "Subnet in CIDR format (default: a free /24)")
-	create.Flags().StringVar(&gateway, "gateway", "", "IPv4 gateway for the subnet")
-	create.Flags().StringVarP(&driver, "driver", "d", "bridge", "Driver to manage the network")
+	c.lazyFlags(create, func(f *pflag.FlagSet) {
+		f.StringVar(&subnet, "subnet", "", "Subnet in CIDR format (default: a free /24)")
+		f.StringVar(&gateway, "gateway", "", "IPv4 gateway for the subnet")
+		f.StringVarP(&driver, "driver", "d", "bridge", "Driver to manage the network")
+	})
 
 	var quiet bool
 	var format string
@@ -84,8 +87,10 @@ func (c *CLI) networkCommand() *cobra.Command {
 			}}.render(rows)
 		},
 	}
-	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
-	ls.Flags().StringVar(&format, "format", "", "Format output using a Go template")
+	c.lazyFlags(ls, func(f *pflag.FlagSet) {
+		f.BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
+		f.StringVar(&format, "format", "", "Format output using a Go template")
+	})
 
 	var inspectFormat string
 	inspect := &cobra.Command{
@@ -106,7 +111,9 @@ func (c *CLI) networkCommand() *cobra.Command {
 			})
 		},
 	}
-	inspect.Flags().StringVarP(&inspectFormat, "format", "f", "", "Format output using a Go template")
+	c.lazyFlags(inspect, func(f *pflag.FlagSet) {
+		f.StringVarP(&inspectFormat, "format", "f", "", "Format output using a Go template")
+	})
 
 	rm := &cobra.Command{
 		Use:     "rm NETWORK [NETWORK...]",

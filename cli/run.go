@@ -37,9 +37,9 @@ func addRunFlags(f *pflag.FlagSet, o *runOptions) {
 	f.StringVar(&o.name, "name", "", "Assign a name to the container")
 	f.BoolVarP(&o.stdin, "interactive", "i", false, "Keep STDIN open even if not attached")
 	f.BoolVarP(&o.tty, "tty", "t", false, "Allocate a pseudo-TTY")
-	f.StringArrayVarP(&o.env, "env", "e", nil, "Set environment variables")
-	f.StringArrayVar(&o.envFile, "env-file", nil, "Read in a file of environment variables")
-	f.StringArrayVarP(&o.labels, "label", "l", nil, "Set meta data on a container")
+	stringArrayVar(f, &o.env, "env", "e", "Set environment variables")
+	stringArrayVar(f, &o.envFile, "env-file", "", "Read in a file of environment variables")
+	stringArrayVar(f, &o.labels, "label", "l", "Set meta data on a container")
 	f.StringVarP(&o.workdir, "workdir", "w", "", "Working directory inside the container")
 	f.StringVarP(&o.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	f.StringVarP(&o.hostname, "hostname", "h", "", "Container host name")
@@ -47,28 +47,28 @@ func addRunFlags(f *pflag.FlagSet, o *runOptions) {
 	f.BoolVar(&o.rm, "rm", false, "Automatically remove the container when it exits")
 	f.BoolVar(&o.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	f.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to this container")
-	f.StringArrayVar(&o.capAdd, "cap-add", nil, "Add Linux capabilities")
-	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "Drop Linux capabilities")
-	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "Security Options")
+	stringArrayVar(f, &o.capAdd, "cap-add", "", "Add Linux capabilities")
+	stringArrayVar(f, &o.capDrop, "cap-drop", "", "Drop Linux capabilities")
+	stringArrayVar(f, &o.securityOpt, "security-opt", "", "Security Options")
 	f.StringVarP(&o.memory, "memory", "m", "", "Memory limit")
 	f.StringVar(&o.memorySwap, "memory-swap", "", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 	f.Float64Var(&o.cpus, "cpus", 0, "Number of CPUs")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	f.StringVar(&o.restart, "restart", "no", "Restart policy to apply when a container exits")
-	f.StringArrayVarP(&o.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
+	stringArrayVar(f, &o.publish, "publish", "p", "Publish a container's port(s) to the host")
 	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
-	f.StringArrayVar(&o.expose, "expose", nil, "Expose a port or a range of ports")
+	stringArrayVar(f, &o.expose, "expose", "", "Expose a port or a range of ports")
 	f.StringVar(&o.network, "network", "", "Connect a container to a network (bridge, host, none or a network name)")
-	f.StringArrayVar(&o.dns, "dns", nil, "Set custom DNS servers")
-	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
-	f.StringArrayVar(&o.dnsOpt, "dns-option", nil, "Set DNS options")
-	f.StringArrayVar(&o.addHost, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
-	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "Bind mount a volume")
-	f.StringArrayVar(&o.mounts, "mount", nil, "Attach a filesystem mount to the container")
-	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "Mount a tmpfs directory")
+	stringArrayVar(f, &o.dns, "dns", "", "Set custom DNS servers")
+	stringArrayVar(f, &o.dnsSearch, "dns-search", "", "Set custom DNS search domains")
+	stringArrayVar(f, &o.dnsOpt, "dns-option", "", "Set DNS options")
+	stringArrayVar(f, &o.addHost, "add-host", "", "Add a custom host-to-IP mapping (host:ip)")
+	stringArrayVar(f, &o.volumes, "volume", "v", "Bind mount a volume")
+	stringArrayVar(f, &o.mounts, "mount", "", "Attach a filesystem mount to the container")
+	stringArrayVar(f, &o.tmpfs, "tmpfs", "", "Mount a tmpfs directory")
 	f.BoolVar(&o.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
 	f.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container (json-file)")
-	f.StringArrayVar(&o.logOpts, "log-opt", nil, "Log driver options (max-size, max-file)")
+	stringArrayVar(f, &o.logOpts, "log-opt", "", "Log driver options (max-size, max-file)")
 	f.StringVar(&o.stopSignal, "stop-signal", "", "Signal to stop the container")
 }
 
@@ -282,7 +282,7 @@ func (c *CLI) createCommand() *cobra.Command {
 			return nil
 		},
 	}
-	addRunFlags(cmd.Flags(), &o)
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) { addRunFlags(f, &o) })
 	return cmd
 }
 
@@ -319,8 +319,10 @@ func (c *CLI) runCommand() *cobra.Command {
 			return c.startAttached(ctx, cl, id, o.stdin, o.tty, o.rm)
 		},
 	}
-	addRunFlags(cmd.Flags(), &o)
-	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		addRunFlags(f, &o)
+		f.BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	})
 	return cmd
 }
 

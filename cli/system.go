@@ -8,6 +8,7 @@ import (
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/ctrd/ctrd/version"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -72,6 +73,8 @@ func (c *CLI) infoCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	})
 	return cmd
 }

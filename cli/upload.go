@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/ctrd/ctrd/api"
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -38,7 +37,7 @@ func (c *CLI) upload(ctx context.Context, cl *api.Client, r io.Reader, size int6
 				break
 			}
 			if bar != nil {
-				_ = bar.Add(n)
+				bar.Add(n)
 			}
 		}
 		if err != nil {
@@ -55,23 +54,15 @@ func (c *CLI) upload(ctx context.Context, cl *api.Client, r io.Reader, size int6
 	_, _ = cl.Uploads.Close(ctx, closeReq)
 	err = <-done
 	if bar != nil {
-		_ = bar.Finish()
-		_ = bar.Exit()
+		bar.Finish()
 	}
 	return err
 }
 
-func (c *CLI) progress(size int64, desc string) *progressbar.ProgressBar {
+func (c *CLI) progress(size int64, desc string) *progressBar {
 	f, ok := c.Err.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return progressbar.NewOptions64(size,
-		progressbar.OptionSetWriter(f),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*1e6),
-		progressbar.OptionClearOnFinish(),
-	)
+	return newProgressBar(f, size, desc)
 }

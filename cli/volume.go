@@ -9,6 +9,7 @@ import (
 	"github.com/ctrd/ctrd/api"
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -59,8 +60,10 @@ func (c *CLI) volumeCreateCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVarP(&labels, "label", "l", nil, "Set metadata for a volume")
-	cmd.Flags().StringP("driver", "d", "local", "Specify volume driver name")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		stringArrayVar(f, &labels, "label", "l", "Set metadata for a volume")
+		f.StringP("driver", "d", "local", "Specify volume driver name")
+	})
 	return cmd
 }
 
@@ -102,8 +105,10 @@ func (c *CLI) volumeLsCommand() *cobra.Command {
 			}}.render(rows)
 		},
 	}
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
-	cmd.Flags().StringVar(&format, "format", "", "Format output using a Go template")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
+		f.StringVar(&format, "format", "", "Format output using a Go template")
+	})
 	return cmd
 }
 
@@ -127,7 +132,9 @@ func (c *CLI) volumeInspectCommand() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	})
 	return cmd
 }
 
@@ -152,7 +159,9 @@ func (c *CLI) volumeRmCommand() *cobra.Command {
 			}, func(name string) { fmt.Fprintln(c.Out, name) })
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error when a volume does not exist")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&force, "force", "f", false, "Do not error when a volume does not exist")
+	})
 	return cmd
 }
 
@@ -193,8 +202,10 @@ func (c *CLI) volumePruneCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused volumes, not just anonymous ones")
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	c.lazyFlags(cmd, func(f *pflag.FlagSet) {
+		f.BoolVarP(&all, "all", "a", false, "Remove all unused volumes, not just anonymous ones")
+		f.BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	})
 	return cmd
 }
 
