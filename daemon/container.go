@@ -78,6 +78,9 @@ type container struct {
 	shim shimHandle
 	// beginTimer runs a start held for attach if no client begins it.
 	beginTimer *time.Timer
+	// attachNetwork, set while a run is prepared, plugs the container's
+	// network namespace into its network (see prepareLocked).
+	attachNetwork func() error
 	// backoff spaces restarts of a container that keeps exiting.
 	backoff restart.Backoff
 }

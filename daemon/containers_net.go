@@ -104,8 +104,14 @@ func (d *Daemon) setupNetwork(c *container, o *spec.Options) (retErr error) {
 	} else {
 		o.NetNSPath = spec.NetNSHost
 	}
-	if err := d.network.Attach(ep, path); err != nil {
-		return fmt.Errorf("attach network: %w", err)
+	// The veth and port rules are made while the shim creates the
+	// container (prepareLocked): the namespace exists, and nothing runs in
+	// it before the user process starts.
+	c.attachNetwork = func() error {
+		if err := d.network.Attach(ep, path); err != nil {
+			return fmt.Errorf("attach network: %w", err)
+		}
+		return nil
 	}
 	resolv, hosts, hostname, err := d.network.WriteFiles(ep, d.containerDir(rec.ID))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -80,6 +81,7 @@ func (d *Daemon) prepareLocked(ctx context.Context, c *container) (retErr error)
 	}
 	defer func() {
 		if retErr != nil {
+			c.attachNetwork = nil
 			d.releaseRuntime(c)
 			c.rec.State.Error = errdefs.Message(retErr)
 			var se *shim.StartError
@@ -117,6 +119,16 @@ func (d *Daemon) prepareLocked(ctx context.Context, c *container) (retErr error)
 	if err != nil {
 		return errdefs.InvalidArgument(err)
 	}
+	// The network is attached while the shim creates the container,
+	// which joins the namespace but runs nothing of the user's in it
+	// before begin; a failure of either undoes both (releaseRuntime).
+	attached := make(chan error, 1)
+	if attach := c.attachNetwork; attach != nil {
+		c.attachNetwork = nil
+		go func() { attached <- attach() }()
+	} else {
+		attached <- nil
+	}
 	cl, err := shim.Start(ctx, shim.StartOptions{
 		ID:          id,
 		Bundle:      bundle,
@@ -130,10 +142,14 @@ func (d *Daemon) prepareLocked(ctx context.Context, c *container) (retErr error)
 		LogMaxFiles: maxFiles,
 		Debug:       logrus.IsLevelEnabled(logrus.DebugLevel),
 	})
+	attachErr := <-attached
 	if err != nil {
 		return err
 	}
 	c.shim = cl
+	if attachErr != nil {
+		return attachErr
+	}
 	logrus.WithFields(logrus.Fields{
 		"container": id[:12], "mount": tMount.Sub(t0), "spec+network": tSpec.Sub(tMount), "shim": time.Since(tSpec),
 	}).Debug("container created in its shim")
@@ -210,12 +226,17 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 	if c.rec.State.FinishedAt.IsZero() {
 		c.rec.State.FinishedAt = time.Now().UTC()
 	}
-	if err := d.containers.save(&c.rec); err != nil {
-		logrus.WithError(err).WithField("container", c.rec.ID[:12]).Error("record exit")
+	autoRemove := c.rec.HostConfig.AutoRemove
+	// A --rm container's record goes next: the exit is not worth a
+	// transaction of its own (after a crash in between, the start's
+	// reconcile finds it stopped and removes it).
+	if !autoRemove {
+		if err := d.containers.save(&c.rec); err != nil {
+			logrus.WithError(err).WithField("container", c.rec.ID[:12]).Error("record exit")
+		}
 	}
 	c.notifyLocked()
 	logrus.WithFields(logrus.Fields{"container": c.rec.ID[:12], "exitCode": st.Code}).Info("container exited")
-	autoRemove := c.rec.HostConfig.AutoRemove
 	c.mu.Unlock()
 	if autoRemove {
 		if err := d.removeContainer(context.Background(), c, true, true); err != nil && !errdefs.IsNotFound(err) {
@@ -234,12 +255,21 @@ func (d *Daemon) releaseRuntime(c *container) {
 		c.beginTimer.Stop()
 		c.beginTimer = nil
 	}
-	// The network has nothing to wait for: release it while the shim
-	// goes, as every millisecond here delays `run --rm` and a restart.
-	netDone := make(chan struct{})
+	// Neither the network nor the rootfs mount waits for the shim: the
+	// container's processes, if any are left, have their own network and
+	// mount namespaces. Releasing them while the shim goes saves their time
+	// on every `run --rm` and every restart.
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(netDone)
+		defer wg.Done()
 		d.releaseNetwork(c)
+	}()
+	go func() {
+		defer wg.Done()
+		if err := snapshot.Unmount(d.rootfsDir(id)); err != nil {
+			logrus.WithError(err).WithField("container", id[:12]).Warn("unmount rootfs")
+		}
 	}()
 	if c.shim != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -253,15 +283,12 @@ func (d *Daemon) releaseRuntime(c *container) {
 	} else if _, err := os.Stat(d.bundleDir(id)); err == nil {
 		_ = shim.Cleanup(d.stateRoot(), d.bundleDir(id), id)
 	}
-	if err := snapshot.Unmount(d.rootfsDir(id)); err != nil {
-		logrus.WithError(err).WithField("container", id[:12]).Warn("unmount rootfs")
-	}
+	wg.Wait()
 	// Volume and bind mounts live in the container's own mount namespace
 	// and go with it: nothing is mounted on the host for them.
 	if err := os.RemoveAll(d.bundleDir(id)); err != nil {
 		logrus.WithError(err).WithField("container", id[:12]).Warn("remove bundle")
 	}
-	<-netDone
 }
 
 // stopContainer sends the stop signal, then SIGKILL after timeout.
