@@ -14,7 +14,11 @@ build: binaries
 
 binaries:
 	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ctrd ./cmd/ctrd
-	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ctrd-shim ./cmd/ctrd-shim
+	# The shim is executed twice per container start (as the shim, and by
+	# libcontainer as the container's init): linked statically, neither
+	# execution runs the dynamic loader (~2.5 ms each, measured). osusergo
+	# and netgo keep glibc's NSS, which cannot work statically, out.
+	CGO_ENABLED=1 $(GO) build -tags '$(TAGS) osusergo netgo' -ldflags '$(LDFLAGS) -linkmode external -extldflags "-static"' -o bin/ctrd-shim ./cmd/ctrd-shim
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/ctr ./cmd/ctr
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o bin/ctrd-init ./cmd/ctrd-init
 
