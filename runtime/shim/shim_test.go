@@ -51,6 +51,19 @@ func TestEchoLogAndWait(t *testing.T) {
 	}
 }
 
+// TestEnvIsTheSpecs: the container's process sees its spec's environment
+// only, not what the shim sets for libcontainer's init (GOMAXPROCS).
+func TestEnvIsTheSpecs(t *testing.T) {
+	c := newCtr(t, "sh", "-c", "echo ${GOMAXPROCS-unset}")
+	c.run()
+	if st := c.wait(); st.Code != 0 {
+		t.Fatalf("exit = %+v", st)
+	}
+	if lines := c.logLines(); len(lines) != 1 || lines[0].Log != "unset\n" {
+		t.Fatalf("GOMAXPROCS in the container: %+v", lines)
+	}
+}
+
 func TestExitCode(t *testing.T) {
 	c := newCtr(t, "sh", "-c", "exit 3")
 	c.run()
