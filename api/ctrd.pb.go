@@ -157,8 +157,13 @@ func (x *InfoResponse) GetJson() []byte {
 }
 
 type OpenUploadResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// fd_socket, when set, is a unix socket where a client reading a
+	// regular file may hand the daemon the open file instead of writing
+	// its bytes: one message carrying the upload id and the descriptor
+	// (SCM_RIGHTS), answered by "ok" or an error line.
+	FdSocket      string `protobuf:"bytes,2,opt,name=fd_socket,json=fdSocket,proto3" json:"fd_socket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -196,6 +201,13 @@ func (*OpenUploadResponse) Descriptor() ([]byte, []int) {
 func (x *OpenUploadResponse) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *OpenUploadResponse) GetFdSocket() string {
+	if x != nil {
+		return x.FdSocket
 	}
 	return ""
 }
@@ -1479,9 +1491,10 @@ const file_ctrd_proto_rawDesc = "" +
 	"\vapi_version\x18\x06 \x01(\tR\n" +
 	"apiVersion\"\"\n" +
 	"\fInfoResponse\x12\x12\n" +
-	"\x04json\x18\x01 \x01(\fR\x04json\"$\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json\"A\n" +
 	"\x12OpenUploadResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"8\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tfd_socket\x18\x02 \x01(\tR\bfdSocket\"8\n" +
 	"\x12WriteUploadRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\":\n" +

@@ -86,6 +86,13 @@ func isURL(src string) bool {
 // openSource opens "-" or a file, with its size if known.
 func (c *CLI) openSource(src string) (io.ReadCloser, int64, error) {
 	if src == "-" {
+		// Standard input redirected from a file is a file (which the
+		// daemon can read itself, see upload).
+		if f, ok := c.In.(*os.File); ok && isRegular(f) {
+			if st, err := f.Stat(); err == nil {
+				return f, st.Size(), nil
+			}
+		}
 		return io.NopCloser(c.In), -1, nil
 	}
 	f, err := os.Open(src)

@@ -53,7 +53,8 @@ type Daemon struct {
 
 	server    *ttrpc.Server
 	listeners []net.Listener
-	sockets   []string // socket files we created, removed at shutdown
+	uploadFDs net.Listener // see upload_fds.go
+	sockets   []string     // socket files we created, removed at shutdown
 
 	closeOnce sync.Once
 }
@@ -166,7 +167,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	d.server = srv
 	api.RegisterSystemService(srv, &systemService{d: d})
-	api.RegisterUploadsService(srv, &uploadsService{u: d.uploads})
+	uploadsSrv := &uploadsService{u: d.uploads}
+	if err := d.listenUploadFDs(); err != nil {
+		logrus.WithError(err).Warn("no upload fd socket: imports of files are streamed")
+	} else {
+		uploadsSrv.fdSocket = d.uploadFDSocket()
+	}
+	api.RegisterUploadsService(srv, uploadsSrv)
 	api.RegisterImagesService(srv, &imagesService{d: d})
 	api.RegisterContainersService(srv, &containersService{d: d})
 	api.RegisterVolumesService(srv, &volumesService{d: d})
@@ -286,6 +293,9 @@ func (d *Daemon) Close() {
 	d.closeOnce.Do(func() {
 		if d.standby != nil {
 			d.standby.Close()
+		}
+		if d.uploadFDs != nil {
+			d.uploadFDs.Close()
 		}
 		for _, p := range d.sockets {
 			_ = os.Remove(p)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type upload struct {
 	r     *io.PipeReader
 	w     *io.PipeWriter
 	timer *time.Timer
+	// file, when the client handed its open file (upload_fds.go), is read
+	// instead of the pipe.
+	file *os.File
 }
 
 func newUploads() *uploads { return &uploads{m: map[string]*upload{}} }
@@ -57,12 +61,37 @@ func (u *uploads) get(id string) (*upload, error) {
 	return up, nil
 }
 
+// attachFile makes f, a file the client handed over, the upload's input.
+func (u *uploads) attachFile(id string, f *os.File) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	up, ok := u.m[id]
+	if !ok {
+		return fmt.Errorf("no upload %q in progress", id)
+	}
+	if up.file != nil {
+		return fmt.Errorf("upload %q already has its file", id)
+	}
+	up.timer.Stop()
+	up.file = f
+	return nil
+}
+
 // reader returns the consumer side of an upload. The consumer must call
 // done with its result, which also unblocks any writer.
 func (u *uploads) reader(id string) (io.Reader, func(error), error) {
 	up, err := u.get(id)
 	if err != nil {
 		return nil, nil, err
+	}
+	u.mu.Lock()
+	f := up.file
+	u.mu.Unlock()
+	if f != nil {
+		return f, func(error) {
+			f.Close()
+			u.remove(id)
+		}, nil
 	}
 	return up.r, func(err error) {
 		if err == nil {
@@ -82,10 +111,14 @@ func (u *uploads) remove(id string) {
 	u.mu.Unlock()
 }
 
-type uploadsService struct{ u *uploads }
+type uploadsService struct {
+	u *uploads
+	// fdSocket is where clients may hand over a file ("" if not served).
+	fdSocket string
+}
 
 func (s *uploadsService) Open(ctx context.Context, _ *emptypb.Empty) (*api.OpenUploadResponse, error) {
-	return &api.OpenUploadResponse{Id: s.u.open()}, nil
+	return &api.OpenUploadResponse{Id: s.u.open(), FdSocket: s.fdSocket}, nil
 }
 
 func (s *uploadsService) Write(ctx context.Context, req *api.WriteUploadRequest) (*emptypb.Empty, error) {

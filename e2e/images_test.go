@@ -275,6 +275,53 @@ func TestImportSources(t *testing.T) {
 	}
 }
 
+// TestImportHandsFilesOver: a file (named, or redirected to stdin) is
+// handed to the daemon as an open descriptor and read there, not streamed
+// through RPCs; a pipe is streamed. The image is the same either way, and
+// the descriptor socket is as private as the API socket.
+func TestImportHandsFilesOver(t *testing.T) {
+	t.Parallel()
+	d := StartDaemon(t)
+	writes := func() int {
+		b, _ := os.ReadFile(d.LogPath)
+		return strings.Count(string(b), "/ctrd.v1.Uploads/Write")
+	}
+	tarPath := BusyboxTar(t)
+	layer := func(ref string) string { return inspectF(t, d, ref, "{{index .RootFS.Layers 0}}") }
+
+	d.MustCtr(t, "import", tarPath, "named:1")
+	f, err := os.Open(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if r := d.CtrStdin(f, "import", "-", "redirected:1"); r.Code != 0 {
+		t.Fatalf("import - < file: %s", r)
+	}
+	if n := writes(); n != 0 {
+		t.Errorf("imports of files wrote %d upload chunks, want the files handed over", n)
+	}
+	b, err := os.ReadFile(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := d.CtrStdin(bytes.NewReader(b), "import", "-", "piped:1"); r.Code != 0 {
+		t.Fatalf("import - from a pipe: %s", r)
+	}
+	if writes() == 0 {
+		t.Errorf("an import from a pipe wrote no upload chunks")
+	}
+	if a, b, c := layer("named:1"), layer("redirected:1"), layer("piped:1"); a != b || a != c {
+		t.Errorf("layers differ: file %s, redirected %s, piped %s", a, b, c)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(d.ExecRoot, "upload.sock"), &st); err != nil {
+		t.Fatal(err)
+	} else if st.Mode&0o777 != 0o660 || st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("upload.sock is %o %d:%d, want 0660 root:root", st.Mode&0o777, st.Uid, st.Gid)
+	}
+}
+
 // TestImportSameLayerTwoBlobs: one tar imported plain and gzipped is one
 // layer with two blobs. Removing the image whose blob the layer record
 // names must not leave the other image without a blob to unpack from.
