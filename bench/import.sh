@@ -113,39 +113,7 @@ start_ctrd() { # data dir
 	exit 1
 }
 
-# ---- ctrd -------------------------------------------------------------------
-echo "==> ctr import x $runs ($size_mb MB, $nfiles entries)"
-ctr_times=()
-ctr_first=()
-ctr_peaks=()
-ctr_idle=()
-for i in $(seq "$runs"); do
-	data=$work/data-$i
-	sync # no write-back of the previous run in this one
-	start_ctrd "$data"
-	sleep 1
-	ctr_idle+=("$(kb "$ctrd_pid" VmRSS)")
-	t0=$(now)
-	id=$(CTR_HOST=unix://$sock "$ctr" import "$tarball" bench:ctrd)
-	t1=$(now)
-	ctr_times+=("$(elapsed "$t0" "$t1")")
-	# The layer is unpacked when a container first needs it: time that
-	# too, so that import + first container is compared as a whole.
-	cid=$(CTR_HOST=unix://$sock "$ctr" create bench:ctrd /none)
-	t2=$(now)
-	ctr_first+=("$(elapsed "$t1" "$t2")")
-	ctr_peaks+=("$(kb "$ctrd_pid" VmHWM)") # of the import and the unpack
-	CTR_HOST=unix://$sock "$ctr" rm "$cid" >/dev/null
-	printf '    run %d: import %ss, first create %ss  peak RSS %s MB  (%s)\n' "$i" "${ctr_times[-1]}" "${ctr_first[-1]}" \
-		"$(mb "${ctr_peaks[-1]}")" "${id:7:12}"
-	stop_pid "$ctrd_pid"
-	wait "$ctrd_pid" 2>/dev/null || true
-	ctrd_pid=
-	unmount_under "$data"
-	rm -rf "$data"
-done
-
-# ---- docker -----------------------------------------------------------------
+# ---- docker daemon (one for all runs) ------------------------------------------
 docker_times=()
 docker_first=()
 docker_idle=
@@ -167,8 +135,41 @@ if $with_docker; then
 	done
 	sleep 1
 	docker_idle=$(kb "$dockerd_pid" VmRSS)
-	echo "==> docker import x $runs"
-	for i in $(seq "$runs"); do
+fi
+
+# ---- runs: ctr, then docker, in each round ----------------------------------------
+# Interleaved, so that the state of the disk (ext4 here gets slower at
+# creating files after many deletions) affects both alike.
+echo "==> import x $runs ($size_mb MB, $nfiles entries)"
+ctr_times=()
+ctr_first=()
+ctr_peaks=()
+ctr_idle=()
+for i in $(seq "$runs"); do
+	data=$work/data-$i
+	sync # no write-back of the previous run in this one
+	start_ctrd "$data"
+	sleep 1
+	ctr_idle+=("$(kb "$ctrd_pid" VmRSS)")
+	t0=$(now)
+	id=$(CTR_HOST=unix://$sock "$ctr" import "$tarball" bench:ctrd)
+	t1=$(now)
+	ctr_times+=("$(elapsed "$t0" "$t1")")
+	# The layer is unpacked when a container first needs it: time that
+	# too, so that import + first container is compared as a whole.
+	cid=$(CTR_HOST=unix://$sock "$ctr" create bench:ctrd /none)
+	t2=$(now)
+	ctr_first+=("$(elapsed "$t1" "$t2")")
+	ctr_peaks+=("$(kb "$ctrd_pid" VmHWM)") # of the import and the unpack
+	CTR_HOST=unix://$sock "$ctr" rm "$cid" >/dev/null
+	printf '    run %d ctr:    import %ss, first create %ss  peak RSS %s MB  (%s)\n' "$i" "${ctr_times[-1]}" "${ctr_first[-1]}" \
+		"$(mb "${ctr_peaks[-1]}")" "${id:7:12}"
+	stop_pid "$ctrd_pid"
+	wait "$ctrd_pid" 2>/dev/null || true
+	ctrd_pid=
+	unmount_under "$data"
+	rm -rf "$data"
+	if $with_docker; then
 		sync
 		t0=$(now)
 		docker -H "$dsock" import "$tarball" bench:docker >/dev/null
@@ -178,9 +179,11 @@ if $with_docker; then
 		t2=$(now)
 		docker_first+=("$(elapsed "$t1" "$t2")")
 		docker -H "$dsock" rm "$cid" >/dev/null
-		printf '    run %d: import %ss, first create %ss\n' "$i" "${docker_times[-1]}" "${docker_first[-1]}"
+		printf '    run %d docker: import %ss, first create %ss\n' "$i" "${docker_times[-1]}" "${docker_first[-1]}"
 		docker -H "$dsock" rmi bench:docker >/dev/null
-	done
+	fi
+done
+if $with_docker; then
 	docker_peak=$(kb "$dockerd_pid" VmHWM)
 	stop_pid "$dockerd_pid"
 	wait "$dockerd_pid" 2>/dev/null || true
