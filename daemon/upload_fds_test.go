@@ -86,4 +86,19 @@ func TestUploadFDs(t *testing.T) {
 	if _, err := u.get(id); err == nil {
 		t.Error("the upload outlived its consumer")
 	}
+
+	// A file handed over for an upload nobody consumes is closed with it.
+	fds := func() int { es, _ := os.ReadDir("/proc/self/fd"); return len(es) }
+	before := fds()
+	id2 := u.open()
+	if got := hand(t, socket, id2, f); got != "ok" {
+		t.Fatalf("a file handed over: reply %q", got)
+	}
+	if fds() != before+1 {
+		t.Fatalf("descriptors %d -> %d after a handover, want one more", before, fds())
+	}
+	u.remove(id2)
+	if n := fds(); n != before {
+		t.Errorf("descriptors %d -> %d after the upload went, want none left", before, n)
+	}
 }

@@ -31,8 +31,9 @@ type upload struct {
 	w     *io.PipeWriter
 	timer *time.Timer
 	// file, when the client handed its open file (upload_fds.go), is read
-	// instead of the pipe.
-	file *os.File
+	// instead of the pipe; taken once a consumer has it (and closes it).
+	file  *os.File
+	taken bool
 }
 
 func newUploads() *uploads { return &uploads{m: map[string]*upload{}} }
@@ -72,7 +73,9 @@ func (u *uploads) attachFile(id string, f *os.File) error {
 	if up.file != nil {
 		return fmt.Errorf("upload %q already has its file", id)
 	}
-	up.timer.Stop()
+	// The idle timer runs on until a consumer takes the file: a client
+	// that hands a file over and goes away leaves no descriptor behind.
+	up.timer.Reset(uploadIdle)
 	up.file = f
 	return nil
 }
@@ -86,6 +89,10 @@ func (u *uploads) reader(id string) (io.Reader, func(error), error) {
 	}
 	u.mu.Lock()
 	f := up.file
+	if f != nil {
+		up.taken = true
+		up.timer.Stop()
+	}
 	u.mu.Unlock()
 	if f != nil {
 		return f, func(error) {
@@ -106,6 +113,9 @@ func (u *uploads) remove(id string) {
 	u.mu.Lock()
 	if up, ok := u.m[id]; ok {
 		up.timer.Stop()
+		if up.file != nil && !up.taken {
+			up.file.Close()
+		}
 		delete(u.m, id)
 	}
 	u.mu.Unlock()
