@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/ctrd/ctrd/api"
+	"github.com/ctrd/ctrd/images/archive/compression"
 	"github.com/ctrd/ctrd/images/build/buildcontext"
+	"github.com/ctrd/ctrd/images/reference"
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -38,7 +40,7 @@ func (c *CLI) buildCommand() *cobra.Command {
 				return &StatusError{Status: fmt.Sprintf("invalid argument %q for \"--progress\" flag: use auto, plain or tty", progress), Code: 125}
 			}
 			for _, t := range tags {
-				if err := checkTag(t); err != nil {
+				if _, err := reference.Parse(t); err != nil {
 					return &StatusError{Status: fmt.Sprintf("invalid argument %q for \"-t, --tag\" flag: %v", t, err), Code: 125}
 				}
 			}
@@ -95,7 +97,7 @@ func (c *CLI) buildContext(arg, file string, req *api.BuildRequest) (io.ReadClos
 		}
 		br := bufio.NewReaderSize(c.In, 1<<16)
 		head, _ := br.Peek(512)
-		if isCompressed(head) || buildcontext.IsTar(head) {
+		if compression.Detect(head) != compression.Uncompressed || buildcontext.IsTar(head) {
 			req.Dockerfile = file
 			return io.NopCloser(br), nil
 		}
@@ -153,23 +155,6 @@ func (c *CLI) buildContext(arg, file string, req *api.BuildRequest) (io.ReadClos
 	}
 	req.Dockerfile = name
 	return c.contextStream(bc), nil
-}
-
-// isCompressed tells a gzip, bzip2, xz or zstd stream from its first bytes,
-// the formats the daemon decompresses a context from (it detects which one
-// itself).
-func isCompressed(head []byte) bool {
-	h := string(head)
-	switch {
-	case strings.HasPrefix(h, "\x1f\x8b\x08"), // gzip
-		strings.HasPrefix(h, "BZh") && len(h) > 3 && h[3] >= '1' && h[3] <= '9', // bzip2
-		strings.HasPrefix(h, "\xfd7zXZ\x00"),                                    // xz
-		strings.HasPrefix(h, "\x28\xb5\x2f\xfd"):                                // zstd
-		return true
-	case len(h) >= 4 && h[0]&0xf0 == 0x50 && h[1] == 0x2a && h[2] == 0x4d && h[3] == 0x18:
-		return true // a zstd skippable frame, then zstd frames
-	}
-	return false
 }
 
 func (c *CLI) contextStream(bc *buildcontext.Context) io.ReadCloser {

@@ -2,78 +2,34 @@ package archive
 
 import (
 	"bufio"
-	"bytes"
 	"compress/bzip2"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 
+	"github.com/ctrd/ctrd/images/archive/compression"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
 
 // Compression is the compression of a layer or image stream, detected from
-// its first bytes (never from a file name).
-type Compression int
+// its first bytes (package compression, which ctr links on its own).
+type Compression = compression.Kind
 
 // Known compressions.
 const (
-	Uncompressed Compression = iota
-	Gzip
-	Bzip2
-	Xz
-	Zstd
+	Uncompressed = compression.Uncompressed
+	Gzip         = compression.Gzip
+	Bzip2        = compression.Bzip2
+	Xz           = compression.Xz
+	Zstd         = compression.Zstd
 )
-
-// String returns "tar", "gzip", "bzip2", "xz" or "zstd".
-func (c Compression) String() string {
-	switch c {
-	case Uncompressed:
-		return "tar"
-	case Gzip:
-		return "gzip"
-	case Bzip2:
-		return "bzip2"
-	case Xz:
-		return "xz"
-	case Zstd:
-		return "zstd"
-	}
-	return fmt.Sprintf("compression(%d)", int(c))
-}
-
-var (
-	magicGzip  = []byte{0x1f, 0x8b, 0x08}
-	magicBzip2 = []byte{'B', 'Z', 'h'}
-	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
-// magicLen is the number of leading bytes DetectCompression looks at.
-const magicLen = 6
 
 // DetectCompression tells the compression of a stream from its first bytes
 // (at least 6 are needed to recognise every format).
-func DetectCompression(head []byte) Compression {
-	switch {
-	case bytes.HasPrefix(head, magicGzip):
-		return Gzip
-	case bytes.HasPrefix(head, magicBzip2) && len(head) > 3 && head[3] >= '1' && head[3] <= '9':
-		return Bzip2
-	case bytes.HasPrefix(head, magicXz):
-		return Xz
-	case bytes.HasPrefix(head, magicZstd):
-		return Zstd
-	case len(head) >= 4 && binary.LittleEndian.Uint32(head)&0xfffffff0 == 0x184d2a50:
-		// A zstd skippable frame (used e.g. by seekable or eStargz-like
-		// formats) followed by zstd frames.
-		return Zstd
-	}
-	return Uncompressed
-}
+func DetectCompression(head []byte) Compression { return compression.Detect(head) }
 
 // DecompressStream peeks at r and returns a reader of its decompressed bytes
 // and the compression found. Closing the returned reader releases the
@@ -86,7 +42,7 @@ func DetectCompression(head []byte) Compression {
 // (to abort a stalled network read, close the source first).
 func DecompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(magicLen)
+	head, err := br.Peek(compression.HeadLen)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, Uncompressed, fmt.Errorf("archive: reading stream header: %w", err)
 	}
