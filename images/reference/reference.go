@@ -6,8 +6,6 @@ package reference
 import (
 	"fmt"
 	"strings"
-
-	dref "github.com/distribution/reference"
 )
 
 // Named is a normalised, tagged reference.
@@ -48,26 +46,33 @@ func Parse(s string) (Named, error) {
 	if s == "" {
 		return Named{}, fmt.Errorf("invalid reference format: empty name")
 	}
-	r, err := dref.ParseNormalizedNamed(s)
-	if err != nil {
-		return Named{}, fmt.Errorf("invalid reference format %q: %s", s, explain(s, err))
+	if msg := problem(s); msg != "" {
+		return Named{}, fmt.Errorf("invalid reference format %q: %s", s, msg)
 	}
-	if _, ok := r.(dref.Digested); ok {
-		return Named{}, fmt.Errorf("invalid reference format %q: digest references are not supported here, use a tag", s)
+	domain, remainder := splitDomain(s)
+	name, tag := domain+"/"+remainder, "latest"
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		name, tag = name[:i], name[i+1:]
 	}
-	r = dref.TagNameOnly(r)
-	tagged, ok := r.(dref.Tagged)
-	if !ok {
-		return Named{}, fmt.Errorf("invalid reference format %q", s)
+	// A first component that looks like a host but is not a valid one is
+	// part of the path, under no domain (as Docker's parser has it).
+	path, _, _ := matchReference(name)
+	domain = strings.TrimSuffix(strings.TrimSuffix(name, path), "/")
+	repo, famRepo := name, name
+	if domain == defaultDomain {
+		famRepo = path
+		if short, ok := strings.CutPrefix(path, "library/"); ok && !strings.Contains(short, "/") {
+			famRepo = short
+		}
 	}
 	return Named{
-		full:     r.String(),
-		familiar: dref.FamiliarString(r),
-		repo:     r.Name(),
-		famRepo:  dref.FamiliarName(r),
-		tag:      tagged.Tag(),
-		domain:   dref.Domain(r),
-		path:     dref.Path(r),
+		full:     repo + ":" + tag,
+		familiar: famRepo + ":" + tag,
+		repo:     repo,
+		famRepo:  famRepo,
+		tag:      tag,
+		domain:   domain,
+		path:     path,
 	}, nil
 }
 
@@ -88,12 +93,4 @@ func FamiliarString(full string) string {
 		return full
 	}
 	return n.familiar
-}
-
-func explain(s string, err error) string {
-	msg := err.Error()
-	if strings.Contains(msg, "must be lowercase") {
-		return "repository name must be lowercase"
-	}
-	return strings.TrimPrefix(msg, "invalid reference format: ")
 }

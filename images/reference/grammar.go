@@ -1,30 +1,16 @@
-package cli
+package reference
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
 
-// checkTag validates a `build -t` name as the daemon's image reference
-// parser does (Docker's grammar: [domain[:port]/]path[:tag], lower case, no
-// digest) and with the same error text, so that a bad tag fails before the
-// context is sent. It is written out by hand: a regexp-based reference
-// package costs every ctr command milliseconds at start to compile its
-// expressions. The daemon validates the tags again.
-func checkTag(s string) error {
-	if s == "" {
-		return errors.New("invalid reference format: empty name")
-	}
-	if msg := refProblem(s); msg != "" {
-		return fmt.Errorf("invalid reference format %q: %s", s, msg)
-	}
-	return nil
-}
-
-// refProblem says what is wrong with reference s, or "" when it names a
-// tagged or untagged image.
-func refProblem(s string) string {
+// problem says what is wrong with reference s, or "" when it names a
+// tagged or untagged image. The grammar is Docker's ([domain[:port]/]path
+// [:tag][@digest], lower-case path) and so are the words; it is written out
+// by hand rather than with regular expressions, which every ctr command
+// would pay for at start (the tests hold it to distribution/reference).
+func problem(s string) string {
 	if len(s) == 64 && isLowerHex(s) {
 		return fmt.Sprintf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", s)
 	}
@@ -53,6 +39,9 @@ func refProblem(s string) string {
 	return ""
 }
 
+// defaultDomain is Docker Hub's, where names without a registry live.
+const defaultDomain = "docker.io"
+
 // splitDomain finds the registry of a familiar name: the first component
 // when it looks like a host (localhost, a dot, a port or upper case),
 // Docker Hub otherwise, whose one-component names live under library/.
@@ -60,17 +49,17 @@ func splitDomain(name string) (domain, remainder string) {
 	first, rest, ok := strings.Cut(name, "/")
 	switch {
 	case !ok:
-		return "docker.io", "library/" + name
+		return defaultDomain, "library/" + name
 	case first == "localhost":
 		domain, remainder = first, rest
 	case first == "index.docker.io":
-		domain, remainder = "docker.io", rest
+		domain, remainder = defaultDomain, rest
 	case strings.ContainsAny(first, ".:"), strings.ToLower(first) != first:
 		domain, remainder = first, rest
 	default:
-		domain, remainder = "docker.io", name
+		domain, remainder = defaultDomain, name
 	}
-	if domain == "docker.io" && !strings.Contains(remainder, "/") {
+	if domain == defaultDomain && !strings.Contains(remainder, "/") {
 		remainder = "library/" + remainder
 	}
 	return domain, remainder

@@ -1,19 +1,49 @@
-package cli
+package reference
 
 import (
-	_ "crypto/sha256" // digest algorithms the daemon has, as its parser sees them
+	_ "crypto/sha256" // digest algorithms, as the daemon's old parser saw them
 	_ "crypto/sha512"
 	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
 
-	"github.com/ctrd/ctrd/images/reference"
+	dref "github.com/distribution/reference"
 )
 
-// TestCheckTagMatchesReference: the hand-written check accepts and rejects
-// exactly what the daemon's reference parser does, with the same words.
-func TestCheckTagMatchesReference(t *testing.T) {
+// distributionParse is Parse as distribution/reference, Docker's own
+// parser, does it: the grammar written out in grammar.go is held to it.
+func distributionParse(s string) (Named, error) {
+	if s == "" {
+		return Named{}, fmt.Errorf("invalid reference format: empty name")
+	}
+	r, err := dref.ParseNormalizedNamed(s)
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "must be lowercase") {
+			msg = "repository name must be lowercase"
+		}
+		return Named{}, fmt.Errorf("invalid reference format %q: %s", s, strings.TrimPrefix(msg, "invalid reference format: "))
+	}
+	if _, ok := r.(dref.Digested); ok {
+		return Named{}, fmt.Errorf("invalid reference format %q: digest references are not supported here, use a tag", s)
+	}
+	r = dref.TagNameOnly(r)
+	tagged := r.(dref.Tagged)
+	return Named{
+		full:     r.String(),
+		familiar: dref.FamiliarString(r),
+		repo:     r.Name(),
+		famRepo:  dref.FamiliarName(r),
+		tag:      tagged.Tag(),
+		domain:   dref.Domain(r),
+		path:     dref.Path(r),
+	}, nil
+}
+
+// TestParseMatchesDistribution: Parse accepts and rejects what Docker's
+// parser does, with the same words, and normalises names alike.
+func TestParseMatchesDistribution(t *testing.T) {
 	hex64 := strings.Repeat("ab12", 16)
 	cases := []string{
 		"", "busybox", "busybox:latest", "Bad:Tag", "UPPER:tag", "a::b", "a:b:c", "-x", "a b",
@@ -35,16 +65,10 @@ func TestCheckTagMatchesReference(t *testing.T) {
 	}
 	check := func(s string) {
 		t.Helper()
-		var want string
-		if _, err := reference.Parse(s); err != nil {
-			want = err.Error()
-		}
-		var got string
-		if err := checkTag(s); err != nil {
-			got = err.Error()
-		}
-		if got != want {
-			t.Errorf("checkTag(%q) = %q, want %q", s, got, want)
+		got, gerr := Parse(s)
+		want, werr := distributionParse(s)
+		if fmt.Sprint(gerr) != fmt.Sprint(werr) || got != want {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v, %v", s, got, gerr, want, werr)
 		}
 	}
 	for _, s := range cases {
@@ -61,14 +85,5 @@ func TestCheckTagMatchesReference(t *testing.T) {
 			b.WriteString(pieces[rng.Intn(len(pieces))])
 		}
 		check(b.String())
-	}
-}
-
-func TestCheckTagMessages(t *testing.T) {
-	if got, want := fmt.Sprint(checkTag("Bad:Tag")), `invalid reference format "Bad:Tag": repository name must be lowercase`; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if err := checkTag("ok.example:5000/app:v1"); err != nil {
-		t.Errorf("valid tag: %v", err)
 	}
 }
