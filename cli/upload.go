@@ -108,7 +108,7 @@ func handFile(socket, id string, f *os.File) (handed bool, err error) {
 		return false, fmt.Errorf("hand the file to the daemon: %w", err)
 	}
 	if reply = strings.TrimSpace(reply); reply != "ok" {
-		return false, errors.New("ctr: Error response from daemon: " + reply)
+		return false, errors.New(reply) // the caller says it is the daemon's
 	}
 	return true, nil
 }
