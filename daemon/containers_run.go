@@ -99,6 +99,10 @@ func (d *Daemon) prepareLocked(ctx context.Context, c *container) (retErr error)
 	if err != nil {
 		return fmt.Errorf("writable layer: %w", err)
 	}
+	if c.rec.HostConfig.AutoRemove {
+		// Its layer goes with it: no need to sync it, at unmount or ever.
+		mounts = snapshot.Volatile(mounts)
+	}
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
 		return fmt.Errorf("mount rootfs: %w", err)
 	}
@@ -218,7 +222,13 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 	}
 	ranFor := time.Since(c.rec.State.StartedAt)
 	d.releaseRuntime(c)
-	c.rec.State.Status = stateExited
+	// A forced removal waiting for this exit goes on with the removal
+	// itself: the container is neither shown as exited nor removed or
+	// restarted a second time here.
+	removing := c.rec.State.Status == stateRemoving
+	if !removing {
+		c.rec.State.Status = stateExited
+	}
 	c.rec.State.Pid = 0
 	c.rec.State.ExitCode = st.Code
 	c.rec.State.Error = st.Error
@@ -238,6 +248,9 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 	c.notifyLocked()
 	logrus.WithFields(logrus.Fields{"container": c.rec.ID[:12], "exitCode": st.Code}).Info("container exited")
 	c.mu.Unlock()
+	if removing {
+		return
+	}
 	if autoRemove {
 		if err := d.removeContainer(context.Background(), c, true, true); err != nil && !errdefs.IsNotFound(err) {
 			logrus.WithError(err).WithField("container", c.rec.ID[:12]).Warn("auto-remove")
@@ -439,6 +452,11 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container, force, volum
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	select {
+	case <-c.removed:
+		return nil // removed meanwhile
+	default:
+	}
 	d.releaseRuntime(c)
 	if err := d.images.Snapshotter().Remove(c.rec.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 		return fmt.Errorf("remove writable layer: %w", err)
@@ -447,6 +465,7 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container, force, volum
 	if err := os.RemoveAll(d.containerDir(c.rec.ID)); err != nil {
 		return fmt.Errorf("remove container files: %w", err)
 	}
+
 	if err := d.containers.delete(c); err != nil {
 		return err
 	}

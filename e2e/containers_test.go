@@ -101,6 +101,49 @@ func TestRunExitCodesAndStreams(t *testing.T) {
 	}
 }
 
+// A --rm container removed by force while it runs: its exit (which would
+// remove it too) and the forced removal must not both remove it.
+func TestForceRemoveAutoRemoveContainer(t *testing.T) {
+	d := busyboxDaemon(t)
+	id := d.MustCtr(t, "run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "600")
+	keep := d.MustCtr(t, "run", "-d", "--name", "kept", "busybox", "sleep", "600")
+	// The writable layer of a --rm container is volatile (never synced, as
+	// it is thrown away); any other container's is not.
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(mounts), "\n") {
+		switch {
+		case strings.Contains(l, id) && strings.Contains(l, " overlay "):
+			if !strings.Contains(l, "volatile") {
+				t.Errorf("--rm container's layer is not volatile: %s", l)
+			}
+		case strings.Contains(l, keep) && strings.Contains(l, " overlay "):
+			if strings.Contains(l, "volatile") {
+				t.Errorf("a kept container's layer is volatile: %s", l)
+			}
+		}
+	}
+	d.MustCtr(t, "rm", "-f", "gone")
+	if !d.Running() {
+		t.Fatalf("ctrd died removing a running --rm container:\n%s", d.LogTail(30))
+	}
+	if r := d.Ctr("inspect", id); r.Code == 0 {
+		t.Fatalf("still there after rm -f: %s", r)
+	}
+	d.MustCtr(t, "rm", "-f", "kept")
+	if out := d.MustCtr(t, "ps", "-aq"); out != "" {
+		t.Fatalf("containers left behind: %q", out)
+	}
+	// --rm and a restart policy contradict each other, as in Docker.
+	r := d.Ctr("run", "-d", "--rm", "--restart", "always", "busybox", "true")
+	wantCode(t, r, 125)
+	if !strings.Contains(r.Stderr, "both --restart and --rm") {
+		t.Fatalf("--rm with --restart: %s", r)
+	}
+}
+
 func TestContainerLifecycle(t *testing.T) {
 	d := busyboxDaemon(t)
 	id := d.MustCtr(t, "create", "--name", "box", "busybox", "sh", "-c", "trap 'echo got-hup' HUP; while true; do sleep 0.1; done")

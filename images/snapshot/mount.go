@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +106,19 @@ var maxData = os.Getpagesize() - 1
 // working directory is that parent. With short numeric ids this fits
 // overlayfs' own limit of 500 layers in one page.
 func mountOverlay(source, target string, flags uintptr, data []string) error {
+	if slices.Contains(data, volatileOpt) {
+		prepareVolatile(data)
+		err := mountOverlayData(source, target, flags, data)
+		if !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		// Kernels before 5.10 do not know the option: a durable mount.
+		data = slices.DeleteFunc(slices.Clone(data), func(o string) bool { return o == volatileOpt })
+	}
+	return mountOverlayData(source, target, flags, data)
+}
+
+func mountOverlayData(source, target string, flags uintptr, data []string) error {
 	opts := strings.Join(data, ",")
 	if len(opts) <= maxData {
 		if err := unix.Mount(source, target, "overlay", flags, opts); err != nil {
@@ -245,4 +259,40 @@ func Unmount(target string) error {
 		}
 	}
 	return fmt.Errorf("umount %s: more than %d mounts stacked", target, maxStack)
+}
+
+// Volatile marks the writable overlays among mounts volatile: overlayfs
+// then never syncs their upper directory, not even at unmount, where it
+// otherwise syncs the whole file system the upper directory lives on (a
+// journal commit, 2-15 ms here). Only for writable layers thrown away
+// with their container (run --rm): after a crash of the machine, a
+// volatile upper directory may have lost writes.
+func Volatile(mounts []Mount) []Mount {
+	out := make([]Mount, len(mounts))
+	for i, m := range mounts {
+		out[i] = m
+		if m.Type == "overlay" && slices.ContainsFunc(m.Options, isUpperDir) {
+			out[i].Options = append(slices.Clip(m.Options), volatileOpt)
+		}
+	}
+	return out
+}
+
+const volatileOpt = "volatile"
+
+func isUpperDir(o string) bool { return strings.HasPrefix(o, "upperdir=") }
+
+// prepareVolatile readies the work directory of a volatile overlay. The
+// kernel leaves work/incompat/volatile behind and refuses to mount the
+// same upper directory again while it is there, as the upper directory
+// may have lost writes in a crash. ctrd mounts a volatile layer again
+// only within the same boot, after its own clean unmount (a crash of the
+// machine removes the container with its layer at the next start), so
+// the marker is dropped.
+func prepareVolatile(data []string) {
+	for _, o := range data {
+		if w, ok := strings.CutPrefix(o, "workdir="); ok {
+			_ = os.RemoveAll(filepath.Join(w, "work", "incompat", volatileOpt))
+		}
+	}
 }

@@ -685,3 +685,53 @@ func BenchmarkPrepareCommit(b *testing.B) {
 		}
 	}
 }
+
+// A volatile writable layer mounts, keeps what is written to it across a
+// clean unmount, and mounts again (the kernel's incompat marker is dropped);
+// Volatile leaves read-only and bind mounts alone.
+func TestVolatile(t *testing.T) {
+	requireRoot(t)
+	e := newEnv(t)
+	if _, err := e.o.Prepare("base-tmp", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.o.Commit("base", "base-tmp"); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.o.Prepare("ctr", "base", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := Volatile(ms)
+	if !slices.Contains(vs[0].Options, "volatile") || slices.Contains(ms[0].Options, "volatile") {
+		t.Fatalf("Volatile(%+v) = %+v: want the option added to a copy", ms, vs)
+	}
+	view, err := e.o.View("v", "base", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Volatile(view); !slices.Equal(got[0].Options, view[0].Options) {
+		t.Fatalf("Volatile changed a read-only mount: %+v", got)
+	}
+	target := t.TempDir()
+	for i := range 2 {
+		if err := MountAll(vs, target); err != nil {
+			t.Fatalf("mount %d: %v", i, err)
+		}
+		if i == 0 {
+			writeFile(t, filepath.Join(target, "f"), "kept")
+		} else {
+			wantFile(t, filepath.Join(target, "f"), "kept")
+		}
+		info, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(info), target+" ") || !strings.Contains(string(info), "volatile") {
+			t.Fatalf("no volatile overlay on %s", target)
+		}
+		if err := Unmount(target); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
