@@ -535,6 +535,12 @@ func (a *applier) whiteout(hdr *tar.Header, dirName, target string) error {
 	if err := unix.Fchownat(a.rootfd, rel, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("archive: tar entry %q: whiteout: %w", hdr.Name, err)
 	}
+	// The entry's times too, so that the diff of an applied layer is
+	// the diff it was applied from, whenever it is applied.
+	ts := tarTimes(hdr)
+	if err := unix.UtimesNanoAt(a.rootfd, rel, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("archive: tar entry %q: whiteout: %w", hdr.Name, err)
+	}
 	return nil
 }
 

@@ -150,6 +150,8 @@ func TestWriteDiffRoundTrip(t *testing.T) {
 	}
 	if st := lstat(t, filepath.Join(layer, "etc/conf.d/a.conf")); st.Mode != unix.S_IFCHR || st.Rdev != 0 {
 		t.Errorf("whiteout not applied: %o", st.Mode)
+	} else if h := tarHeader(t, diff1.Bytes(), "etc/conf.d/.wh.a.conf"); st.Mtim.Nano() != h.ModTime.UnixNano() {
+		t.Errorf("whiteout mtime %v, its entry's %v", time.Unix(0, st.Mtim.Nano()), h.ModTime)
 	}
 	if a, b := lstat(t, filepath.Join(layer, "newdir/a")), lstat(t, filepath.Join(layer, "newdir/b")); a.Ino != b.Ino {
 		t.Errorf("hardlink lost")
@@ -167,6 +169,20 @@ func TestWriteDiffRoundTrip(t *testing.T) {
 	mountOverlay(t, merged2, []string{layer, base}, "", "")
 	if d := diffSnapshots(want, snapshot(t, merged2, true)); d != "" {
 		t.Errorf("layers do not reproduce the overlay:\n%s", d)
+	}
+}
+
+func tarHeader(t *testing.T, data []byte, name string) *tar.Header {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no entry %q: %v", name, err)
+		}
+		if h.Name == name {
+			return h
+		}
 	}
 }
 
