@@ -151,13 +151,13 @@ func (s *containerStore) reserve(c *container) error {
 	return nil
 }
 
-func (s *containerStore) delete(c *container) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketContainers).Delete([]byte(c.rec.ID))
-	})
-	if err != nil {
-		return err
-	}
+// deleteTx deletes c's record in tx; once tx has committed, forget c.
+func (s *containerStore) deleteTx(tx *bolt.Tx, c *container) error {
+	return tx.Bucket(bucketContainers).Delete([]byte(c.rec.ID))
+}
+
+// forget drops c, whose record is deleted, and wakes its waiters.
+func (s *containerStore) forget(c *container) {
 	s.mu.Lock()
 	delete(s.m, c.rec.ID)
 	if s.names[c.rec.Name] == c.rec.ID {
@@ -165,7 +165,6 @@ func (s *containerStore) delete(c *container) error {
 	}
 	s.mu.Unlock()
 	close(c.removed)
-	return nil
 }
 
 func (s *containerStore) rename(c *container, name string) error {

@@ -92,7 +92,7 @@ func (d *Daemon) setupNetwork(c *container, o *spec.Options) (retErr error) {
 	}
 	defer func() {
 		if retErr != nil {
-			d.releaseNetwork(c)
+			d.releaseNetwork(c, true)
 		}
 	}()
 	path := d.network.NetNSPath(rec.ID)
@@ -128,10 +128,10 @@ func (d *Daemon) networkFiles(c *container, rootfs string, o *spec.Options) erro
 	return d.setupNetwork(c, o)
 }
 
-// releaseNetwork detaches a stopped container and frees its address and
-// ports: they are held only while it runs. Idempotent, and cheap when
-// nothing is held (it runs on every stop and removal).
-func (d *Daemon) releaseNetwork(c *container) {
+// releaseNetwork detaches a stopped container and, with freeAddress, frees
+// its address and ports: they are held only while it runs. Idempotent, and
+// cheap when nothing is held (it runs on every stop and removal).
+func (d *Daemon) releaseNetwork(c *container, freeAddress bool) {
 	id := c.rec.ID
 	log := logrus.WithField("container", id[:12])
 	path := d.network.NetNSPath(id)
@@ -147,6 +147,9 @@ func (d *Daemon) releaseNetwork(c *container) {
 	}
 	if err := network.RemoveNetNS(path); err != nil {
 		log.WithError(err).Warn("remove network namespace")
+	}
+	if !freeAddress {
+		return
 	}
 	if err := d.network.Release(id); err != nil {
 		log.WithError(err).Warn("release network")

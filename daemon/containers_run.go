@@ -19,6 +19,7 @@ import (
 	"github.com/ctrd/ctrd/runtime/spec"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
+	bolt "go.etcd.io/bbolt"
 )
 
 type imageConfig = dockerspec.DockerOCIImageConfig
@@ -82,7 +83,7 @@ func (d *Daemon) prepareLocked(ctx context.Context, c *container) (retErr error)
 	defer func() {
 		if retErr != nil {
 			c.attachNetwork = nil
-			d.releaseRuntime(c)
+			d.releaseRuntime(c, true)
 			c.rec.State.Error = errdefs.Message(retErr)
 			var se *shim.StartError
 			if errors.As(retErr, &se) {
@@ -177,7 +178,7 @@ func (d *Daemon) beginLocked(ctx context.Context, c *container) error {
 	}
 	pid, err := c.shim.Start(ctx)
 	if err != nil {
-		d.releaseRuntime(c)
+		d.releaseRuntime(c, true)
 		c.rec.State.Error = err.Error()
 		_ = d.containers.save(&c.rec)
 		c.notifyLocked()
@@ -221,11 +222,14 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 		return // already handled (e.g. by a forced removal)
 	}
 	ranFor := time.Since(c.rec.State.StartedAt)
-	d.releaseRuntime(c)
 	// A forced removal waiting for this exit goes on with the removal
 	// itself: the container is neither shown as exited nor removed or
 	// restarted a second time here.
 	removing := c.rec.State.Status == stateRemoving
+	autoRemove := c.rec.HostConfig.AutoRemove
+	// The address of a container about to be removed is freed with its
+	// record, in the same commit.
+	d.releaseRuntime(c, !removing && !autoRemove)
 	if !removing {
 		c.rec.State.Status = stateExited
 	}
@@ -236,7 +240,6 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 	if c.rec.State.FinishedAt.IsZero() {
 		c.rec.State.FinishedAt = time.Now().UTC()
 	}
-	autoRemove := c.rec.HostConfig.AutoRemove
 	// A --rm container's record goes next: the exit is not worth a
 	// transaction of its own (after a crash in between, the start's
 	// reconcile finds it stopped and removes it).
@@ -260,9 +263,11 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 	d.afterExit(c, st.Code, ranFor)
 }
 
-// releaseRuntime deletes the container from its shim and unmounts its
-// rootfs: what exists only while a container runs. Idempotent.
-func (d *Daemon) releaseRuntime(c *container) {
+// releaseRuntime deletes the container from its shim, unmounts its rootfs
+// and detaches its network: what exists only while a container runs.
+// Unless freeAddress, the container keeps its address and ports recorded,
+// for the caller to free them in a transaction of its own. Idempotent.
+func (d *Daemon) releaseRuntime(c *container, freeAddress bool) {
 	id := c.rec.ID
 	if c.beginTimer != nil {
 		c.beginTimer.Stop()
@@ -276,7 +281,7 @@ func (d *Daemon) releaseRuntime(c *container) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		d.releaseNetwork(c)
+		d.releaseNetwork(c, freeAddress)
 	}()
 	go func() {
 		defer wg.Done()
@@ -310,7 +315,7 @@ func (d *Daemon) stopContainer(ctx context.Context, c *container, timeout int, s
 	d.restarts.Cancel(c.rec.ID)
 	if c.rec.State.Status == stateRestarting {
 		// Stopped during its back-off wait: drop the prepared run.
-		d.releaseRuntime(c)
+		d.releaseRuntime(c, true)
 		c.rec.State.Status = stateExited
 		c.rec.State.ManuallyStopped = true
 		_ = d.containers.save(&c.rec)
@@ -396,7 +401,7 @@ func (d *Daemon) killContainer(ctx context.Context, c *container, sigName string
 	if c.rec.State.Status == stateRestarting {
 		// Killed during its back-off wait: it stays stopped, as after stop.
 		d.restarts.Cancel(c.rec.ID)
-		d.releaseRuntime(c)
+		d.releaseRuntime(c, true)
 		c.rec.State.Status = stateExited
 		c.rec.State.ManuallyStopped = true
 		_ = d.containers.save(&c.rec)
@@ -457,17 +462,23 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container, force, volum
 		return nil // removed meanwhile
 	default:
 	}
-	d.releaseRuntime(c)
-	if err := d.images.Snapshotter().Remove(c.rec.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
-		return fmt.Errorf("remove writable layer: %w", err)
+	d.releaseRuntime(c, false)
+	// The record, the writable layer and the address go in one commit.
+	// Files follow it: after a crash in between, the start's reconcile
+	// deletes what no record names.
+	err := d.images.Snapshotter().RemoveWith(c.rec.ID, func(tx *bolt.Tx) error {
+		if err := d.network.ReleaseTx(tx, c.rec.ID); err != nil {
+			return fmt.Errorf("release network: %w", err)
+		}
+		return d.containers.deleteTx(tx, c)
+	})
+	if err != nil {
+		return fmt.Errorf("remove container: %w", err)
 	}
+	d.containers.forget(c)
 	d.releaseContainerResources(c, volumes)
 	if err := os.RemoveAll(d.containerDir(c.rec.ID)); err != nil {
-		return fmt.Errorf("remove container files: %w", err)
-	}
-
-	if err := d.containers.delete(c); err != nil {
-		return err
+		logrus.WithError(err).WithField("container", c.rec.ID[:12]).Warn("remove container files")
 	}
 	logrus.WithField("container", c.rec.ID[:12]).Info("container removed")
 	return nil

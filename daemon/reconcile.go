@@ -82,7 +82,7 @@ func (d *Daemon) reconcileContainers() error {
 		if status == stateRestarting {
 			// It was in its back-off wait: its exit is already recorded;
 			// its policy decides again now.
-			d.releaseRuntime(c)
+			d.releaseRuntime(c, true)
 			c.rec.State.Status = stateExited
 			_ = d.containers.save(&c.rec)
 			afterExits = append(afterExits, c)
@@ -94,7 +94,7 @@ func (d *Daemon) reconcileContainers() error {
 		if st, ok, _ := shim.ReadExitFile(bundle); ok {
 			code, msg = st.Code, st.Error
 		}
-		d.releaseRuntime(c)
+		d.releaseRuntime(c, true)
 		c.rec.State.Status = stateExited
 		c.rec.State.Pid = 0
 		c.rec.State.ExitCode = code

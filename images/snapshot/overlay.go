@@ -350,42 +350,30 @@ func (o *Overlay) Commit(name, key string) error {
 // another snapshot has it as parent. Removing the directory of a snapshot
 // that is still mounted is the caller's mistake, as with containerd.
 func (o *Overlay) Remove(key string) error {
+	return o.remove(key, false, nil)
+}
+
+// RemoveWith is Remove with fn run in the same write transaction of the
+// snapshotter's database: the snapshot goes in one commit with the
+// caller's records (a container's), or neither goes. A key that names no
+// snapshot is not an error here: then only fn's changes are committed.
+func (o *Overlay) RemoveWith(key string, fn func(tx *bolt.Tx) error) error {
+	return o.remove(key, true, fn)
+}
+
+func (o *Overlay) remove(key string, missingOK bool, fn func(tx *bolt.Tx) error) error {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	var trash, orig string
 	err := o.db.Update(func(tx *bolt.Tx) error {
-		_, keys, ids, err := buckets(tx)
-		if err != nil {
+		var err error
+		trash, orig, err = o.removeTx(tx, key)
+		if err != nil && !(missingOK && errors.Is(err, ErrNotFound)) {
 			return err
 		}
-		r, err := readRecord(keys, key)
-		if err != nil {
-			return err
+		if fn != nil {
+			return fn(tx)
 		}
-		if c := childrenOf(keys, key); len(c) > 0 {
-			return fmt.Errorf("snapshot %q is the parent of %q: %w", key, c[0], ErrInUse)
-		}
-		if err := keys.DeleteBucket([]byte(key)); err != nil {
-			return err
-		}
-		if r.parent != "" {
-			if err := setChild(keys, r.parent, key, false); err != nil {
-				return err
-			}
-		}
-		if err := ids.Delete(idKey(r.id)); err != nil {
-			return err
-		}
-		// Rename inside the transaction: if the rename fails (e.g. EBUSY
-		// because the fs dir is a mount point) nothing changes. If the
-		// commit then fails, a dir-less record is left behind, which
-		// Cleanup repairs.
-		orig = o.dir(r.id)
-		t, err := o.moveToTrash(orig)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("snapshot %q: %w", key, err)
-		}
-		trash = t
 		return nil
 	})
 	if err != nil {
@@ -403,6 +391,43 @@ func (o *Overlay) Remove(key string) error {
 		}
 	}
 	return nil
+}
+
+// removeTx deletes the record of snapshot key in tx and moves its
+// directory, orig, to trash.
+func (o *Overlay) removeTx(tx *bolt.Tx, key string) (trash, orig string, err error) {
+	_, keys, ids, err := buckets(tx)
+	if err != nil {
+		return "", "", err
+	}
+	r, err := readRecord(keys, key)
+	if err != nil {
+		return "", "", err
+	}
+	if c := childrenOf(keys, key); len(c) > 0 {
+		return "", "", fmt.Errorf("snapshot %q is the parent of %q: %w", key, c[0], ErrInUse)
+	}
+	if err := keys.DeleteBucket([]byte(key)); err != nil {
+		return "", "", err
+	}
+	if r.parent != "" {
+		if err := setChild(keys, r.parent, key, false); err != nil {
+			return "", "", err
+		}
+	}
+	if err := ids.Delete(idKey(r.id)); err != nil {
+		return "", "", err
+	}
+	// Rename inside the transaction: if the rename fails (e.g. EBUSY
+	// because the fs dir is a mount point) nothing changes. If the
+	// commit then fails, a dir-less record is left behind, which
+	// Cleanup repairs.
+	orig = o.dir(r.id)
+	trash, err = o.moveToTrash(orig)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("snapshot %q: %w", key, err)
+	}
+	return trash, orig, nil
 }
 
 // Walk calls fn for every snapshot, in name order. fn runs outside any

@@ -352,6 +352,58 @@ func TestRemove(t *testing.T) {
 	}
 }
 
+// RemoveWith removes in one transaction with the caller's changes: when
+// they fail, the snapshot is whole again; when they commit, it is gone with
+// its directory. A missing snapshot leaves the caller's changes to commit.
+func TestRemoveWith(t *testing.T) {
+	e := newEnv(t)
+	o := e.o
+	if _, err := o.Prepare("c1", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	up, err := o.UpperDir("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(up, "f"), "data")
+	callerFailed := errors.New("caller's own write failed")
+	err = o.RemoveWith("c1", func(*bolt.Tx) error { return callerFailed })
+	if !errors.Is(err, callerFailed) {
+		t.Fatalf("RemoveWith = %v, want the caller's error", err)
+	}
+	if _, err := o.Stat("c1"); err != nil {
+		t.Fatalf("snapshot gone after a failed transaction: %v", err)
+	}
+	wantFile(t, filepath.Join(up, "f"), "data")
+
+	mark := func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("caller"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	}
+	if err := o.RemoveWith("c1", mark); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Stat("c1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Stat after RemoveWith = %v", err)
+	}
+	if n := rootEntries(t, e.root); len(n) != 0 {
+		t.Fatalf("root not empty: %v", n)
+	}
+	e.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("caller")) })
+	if err := o.RemoveWith("c1", mark); err != nil {
+		t.Fatalf("RemoveWith of a removed snapshot = %v", err)
+	}
+	e.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte("caller")); b == nil || string(b.Get([]byte("k"))) != "v" {
+			t.Errorf("the caller's change was not committed without the snapshot")
+		}
+		return nil
+	})
+}
+
 func TestCommitChildMovesInParentIndex(t *testing.T) {
 	e := newEnv(t)
 	o := e.o

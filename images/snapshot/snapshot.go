@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Kind is the state of a snapshot.
@@ -87,6 +89,9 @@ type Snapshotter interface {
 	// Remove deletes a snapshot; it fails with ErrInUse while another
 	// snapshot has it as parent.
 	Remove(key string) error
+	// RemoveWith is Remove with fn in the same write transaction of the
+	// snapshotter's database; see Overlay.RemoveWith.
+	RemoveWith(key string, fn func(tx *bolt.Tx) error) error
 	// Walk calls fn for every snapshot.
 	Walk(fn func(Info) error) error
 	// Usage returns the disk usage of the snapshot's own layer.

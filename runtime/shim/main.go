@@ -209,6 +209,9 @@ type shim struct {
 	execs    map[string]*process
 	deleting bool
 	done     chan struct{}
+
+	destroyOnce sync.Once
+	destroyErr  error
 }
 
 func newShim(cfg config) (_ *shim, retErr error) {
@@ -275,20 +278,20 @@ func newShim(cfg config) (_ *shim, retErr error) {
 		return pid, nil
 	})
 	if err != nil {
-		s.destroy()
+		s.destroyContainer()
 		return nil, newStartError(err.Error())
 	}
 	s.init = p
 	if err := p.started(); err != nil {
 		_ = c.Signal(unix.SIGKILL)
 		<-p.exited
-		s.destroy()
+		s.destroyContainer()
 		return nil, err
 	}
 	if err := s.serve(); err != nil {
 		_ = c.Signal(unix.SIGKILL)
 		<-p.exited
-		s.destroy()
+		s.destroyContainer()
 		return nil, err
 	}
 	return s, nil
@@ -322,6 +325,26 @@ func (s *shim) serve() error {
 
 // destroy removes the container (cgroups, state dir), retrying while the
 // kernel still tears down its last processes.
+// destroyContainer destroys the container (its cgroups and libcontainer
+// state) once, whoever asks first: Delete, or the init's exit.
+func (s *shim) destroyContainer() error {
+	s.destroyOnce.Do(func() { s.destroyErr = s.destroy() })
+	return s.destroyErr
+}
+
+// destroyStopped destroys the container as soon as its init has exited,
+// while ctrd is still handling the exit, so that Delete finds it done.
+// Not while exec processes are known: Delete kills and waits for them
+// first.
+func (s *shim) destroyStopped() {
+	s.mu.Lock()
+	busy := len(s.execs) > 0 || s.deleting
+	s.mu.Unlock()
+	if !busy {
+		go s.destroyContainer()
+	}
+}
+
 func (s *shim) destroy() error {
 	var err error
 	for i := 0; i < 50; i++ {

@@ -261,6 +261,9 @@ func (p *process) wait() {
 	}
 	close(p.exited)
 	p.hub.finish(st.Code)
+	if p.id == "" {
+		p.s.destroyStopped()
+	}
 }
 
 // closeConsole closes the pty master (which ends its pump).

@@ -291,6 +291,11 @@ func (v *service) Exec(ctx context.Context, r *shimapi.ExecRequest) (*shimapi.Em
 	if s.deleting {
 		return nil, errState("container is being deleted")
 	}
+	// Again under s.mu: once the init is stopped, destroyStopped may be
+	// destroying the container.
+	if st := s.init.state().Status; st != Running {
+		return nil, errState("container is %s", st)
+	}
 	if _, ok := s.execs[r.ExecId]; ok {
 		return nil, status.Errorf(codes.AlreadyExists, "exec %q: %v", r.ExecId, ErrAlreadyExists)
 	}
@@ -363,7 +368,7 @@ func (v *service) Delete(ctx context.Context, r *shimapi.DeleteRequest) (*shimap
 		}
 		e.closeAttach()
 	}
-	if err := s.destroy(); err != nil {
+	if err := s.destroyContainer(); err != nil {
 		return nil, err
 	}
 	p.closeAttach()

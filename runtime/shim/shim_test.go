@@ -72,6 +72,21 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
+// The shim destroys a container (its cgroups) as soon as the init exits,
+// before ctrd asks with Delete, unless exec processes are known.
+func TestDestroyedOnExit(t *testing.T) {
+	c := newCtr(t, "true")
+	c.run()
+	c.wait()
+	if !waitFor(5*time.Second, func() bool { return len(cgroupDirs(cgroupParent+"/"+c.id)) == 0 }) {
+		t.Fatalf("cgroups still there after the exit: %v", cgroupDirs(cgroupParent+"/"+c.id))
+	}
+	if _, err := c.c.Delete(ctx(t)); err != nil {
+		t.Fatalf("delete after the early destroy: %v", err)
+	}
+	c.c = nil
+}
+
 func TestStderrSeparated(t *testing.T) {
 	c := newCtr(t, "sh", "-c", "echo out; echo err >&2; printf partial")
 	c.mustCreate()
