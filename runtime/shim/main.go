@@ -181,7 +181,6 @@ const settleDelay = 300 * time.Millisecond
 // tune keeps the shim small: it is idle almost all the time and there is
 // one per container.
 func tune() {
-	runtime.GOMAXPROCS(2)
 	debug.SetGCPercent(20)
 	debug.SetMemoryLimit(16 << 20)
 }

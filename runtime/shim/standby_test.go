@@ -2,6 +2,7 @@ package shim
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,6 +44,9 @@ func TestStandby(t *testing.T) {
 	if target, _ := os.Readlink("/proc/" + strconv.Itoa(spare) + "/exe"); !strings.HasPrefix(target, "/memfd:ctrd-shim") {
 		t.Errorf("spare runs %q, want the sealed copy", target)
 	}
+	if env, _ := os.ReadFile("/proc/" + strconv.Itoa(spare) + "/environ"); !slices.Contains(strings.Split(string(env), "\x00"), "GOMAXPROCS=1") {
+		t.Errorf("spare's environment lacks GOMAXPROCS=1: %q", env)
+	}
 
 	// The spare becomes the container's shim: stdio, log and exit code
 	// as with a shim started for it.
@@ -50,6 +54,13 @@ func TestStandby(t *testing.T) {
 	c.opts.Standby = sb
 	c.opts.Debug = true
 	c.run()
+	// Its successor starts later, not while this container starts.
+	sb.mu.Lock()
+	early := sb.spare != nil || sb.filling != nil
+	sb.mu.Unlock()
+	if early {
+		t.Error("the next spare was started right away")
+	}
 	st, err := c.c.State(ctx(t))
 	if err != nil {
 		t.Fatal(err)
