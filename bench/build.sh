@@ -39,9 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-now() { date +%s.%N; }
 # times CMD... runs CMD N times and prints the median wall time.
-times() { for _ in $(seq "$N"); do s=$(now); "$@" >/dev/null; echo "$(now) - $s" | bc; done | median; }
+times() { for _ in $(seq "$N"); do s=$EPOCHREALTIME; "$@" >/dev/null; echo "$EPOCHREALTIME - $s" | bc; done | median; }
 
 scripts/mkbusybox.sh "$W/busybox.tar" >/dev/null
 cp -a e2e/testdata/build/httpd "$W/ctx"

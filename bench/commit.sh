@@ -31,11 +31,11 @@ bin/ctr import "$W/busybox.tar" busybox >/dev/null
 for i in $(seq "$N"); do
 	bin/ctr run --name "src$i" -v "$W/payload:/payload:ro" -v "$USR:/hostusr:ro" busybox sh -c "$fill" "$i"
 done
-t=$(for i in $(seq "$N"); do s=$(now); bin/ctr commit "src$i" "bench:$i" >/dev/null; since "$s"; done | median)
+t=$(for i in $(seq "$N"); do s=$EPOCHREALTIME; bin/ctr commit "src$i" "bench:$i" >/dev/null; since "$s"; done | median)
 printf '%-56s %.3f s\n' "ctr commit (100 MB + copied /usr, median of $N)" "$t"
 # A committed layer is unpacked when a container first needs it: the
 # first run of each image pays for that.
-r=$(for i in $(seq "$N"); do s=$(now); bin/ctr run --rm "bench:$i" true; since "$s"; done | median)
+r=$(for i in $(seq "$N"); do s=$EPOCHREALTIME; bin/ctr run --rm "bench:$i" true; since "$s"; done | median)
 printf '%-56s %.3f s\n' "ctr run --rm of each new image, first time (median)" "$r"
 
 if [ "$WITH_DOCKER" = 1 ]; then
@@ -43,9 +43,9 @@ if [ "$WITH_DOCKER" = 1 ]; then
 	for i in $(seq "$N"); do
 		docker run --name "src$i" --network none -v "$W/payload:/payload:ro" -v "$USR:/hostusr:ro" busybox sh -c "$fill" "$i"
 	done
-	d=$(for i in $(seq "$N"); do s=$(now); docker commit "src$i" "bench:$i" >/dev/null; since "$s"; done | median)
+	d=$(for i in $(seq "$N"); do s=$EPOCHREALTIME; docker commit "src$i" "bench:$i" >/dev/null; since "$s"; done | median)
 	printf '%-56s %.3f s\n' "docker commit (same, median of $N)" "$d"
-	r=$(for i in $(seq "$N"); do s=$(now); docker run --rm --network none "bench:$i" true; since "$s"; done | median)
+	r=$(for i in $(seq "$N"); do s=$EPOCHREALTIME; docker run --rm --network none "bench:$i" true; since "$s"; done | median)
 	printf '%-56s %.3f s\n' "docker run --rm of each new image, first time (median)" "$r"
 	printf '%-56s %.2fx\n' "ctr / docker" "$(echo "$t / $d" | bc -l)"
 fi

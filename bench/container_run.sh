@@ -23,7 +23,7 @@ bin/ctr import "$W/busybox.tar" busybox >/dev/null
 bin/ctr run --rm busybox true # warm up
 
 printf '%-44s %s\n' "measure" "value"
-CTR_T=$(for _ in $(seq "$N"); do s=$(now); bin/ctr run --rm busybox true; since "$s"; done | median)
+CTR_T=$(for _ in $(seq "$N"); do s=$EPOCHREALTIME; bin/ctr run --rm busybox true; since "$s"; done | median)
 printf '%-44s %.3f s\n' "ctr run --rm busybox true (median of $N)" "$CTR_T"
 
 command -v runc >/dev/null || apt-get install -y -qq runc >/dev/null 2>&1 || true
@@ -43,7 +43,7 @@ for ns in spec["linux"]["namespaces"]:
 spec["linux"]["cgroupsPath"] = sys.argv[4] + "/runc"
 json.dump(spec, open(sys.argv[2], "w"))
 PY
-	t=$(for i in $(seq "$N"); do s=$(now); runc --root "$W/runc" run -b "$W/bundle" "b$i" >/dev/null; since "$s"; done | median)
+	t=$(for i in $(seq "$N"); do s=$EPOCHREALTIME; runc --root "$W/runc" run -b "$W/bundle" "b$i" >/dev/null; since "$s"; done | median)
 	bin/ctr rm -f "$id" >/dev/null
 	printf '%-44s %.3f s\n' "runc run (equivalent bundle, median of $N)" "$t"
 	printf '%-44s %.2fx\n' "ctr / runc" "$(echo "$CTR_T / $t" | bc -l)"
@@ -52,13 +52,13 @@ fi
 if [ "$WITH_DOCKER" = 1 ]; then
 	bench_dockerd
 	docker run --rm --network none busybox true
-	t=$(for _ in $(seq "$N"); do s=$(now); docker run --rm --network none busybox true; since "$s"; done | median)
+	t=$(for _ in $(seq "$N"); do s=$EPOCHREALTIME; docker run --rm --network none busybox true; since "$s"; done | median)
 	printf '%-44s %.3f s\n' "docker run --rm busybox true (median of $N)" "$t"
 	printf '%-44s %.2fx\n' "ctr / docker" "$(echo "$CTR_T / $t" | bc -l)"
 fi
 
 # Density: PAR detached containers started in parallel.
-s=$(now)
+s=$EPOCHREALTIME
 pids=()
 for i in $(seq "$PAR"); do bin/ctr run -d --name "p$i" busybox sleep 600 >/dev/null & pids+=($!); done
 wait "${pids[@]}"

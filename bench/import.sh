@@ -48,7 +48,6 @@ nfiles=$(cat "$tarball.files")
 cat "$tarball" >/dev/null # in the page cache for every contender alike
 
 # ---- helpers --------------------------------------------------------------
-now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minmax() { printf '%s\n' "$@" | sort -g | sed -n '1p;$p' | paste -sd' '; }
@@ -151,14 +150,14 @@ for i in $(seq "$runs"); do
 	start_ctrd "$data"
 	sleep 1
 	ctr_idle+=("$(kb "$ctrd_pid" VmRSS)")
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	id=$(CTR_HOST=unix://$sock "$ctr" import "$tarball" bench:ctrd)
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	ctr_times+=("$(elapsed "$t0" "$t1")")
 	# The layer is unpacked when a container first needs it: time that
 	# too, so that import + first container is compared as a whole.
 	cid=$(CTR_HOST=unix://$sock "$ctr" create bench:ctrd /none)
-	t2=$(now)
+	t2=$EPOCHREALTIME
 	ctr_first+=("$(elapsed "$t1" "$t2")")
 	ctr_peaks+=("$(kb "$ctrd_pid" VmHWM)") # of the import and the unpack
 	CTR_HOST=unix://$sock "$ctr" rm "$cid" >/dev/null
@@ -171,12 +170,12 @@ for i in $(seq "$runs"); do
 	rm -rf "$data"
 	if $with_docker; then
 		sync
-		t0=$(now)
+		t0=$EPOCHREALTIME
 		docker -H "$dsock" import "$tarball" bench:docker >/dev/null
-		t1=$(now)
+		t1=$EPOCHREALTIME
 		docker_times+=("$(elapsed "$t0" "$t1")")
 		cid=$(docker -H "$dsock" create bench:docker /none)
-		t2=$(now)
+		t2=$EPOCHREALTIME
 		docker_first+=("$(elapsed "$t1" "$t2")")
 		docker -H "$dsock" rm "$cid" >/dev/null
 		printf '    run %d docker: import %ss, first create %ss\n' "$i" "${docker_times[-1]}" "${docker_first[-1]}"

@@ -10,8 +10,10 @@ CG=/ctrd-bench-$$
 BR=ctb$(printf %04x $(($$ % 65536)))
 export CTR_HOST=unix://$W/ctrd.sock
 
-now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc; }
+# Times are read from bash's own clock (s=$EPOCHREALTIME ...; since "$s"):
+# a date(1) per reading would add its fork and exec, several ms here, to
+# every figure.
+since() { echo "$EPOCHREALTIME - $1" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 

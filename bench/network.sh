@@ -50,8 +50,8 @@ umount "$W/www"
 bin/ctr run --rm busybox true
 # Alternating runs; the difference is taken per pair.
 for _ in $(seq "$N"); do
-	s=$(now); bin/ctr run --rm busybox true; b=$(since "$s")
-	s=$(now); bin/ctr run --rm --network none busybox true; n=$(since "$s")
+	s=$EPOCHREALTIME; bin/ctr run --rm busybox true; b=$(since "$s")
+	s=$EPOCHREALTIME; bin/ctr run --rm --network none busybox true; n=$(since "$s")
 	echo "$b" >>"$W/bridge"
 	echo "$n" >>"$W/none"
 	echo "($b - $n) * 1000" | bc -l >>"$W/setup"

@@ -31,7 +31,7 @@ t0=$(ticks)
 sleep "$STORM"
 t1=$(ticks)
 n=$(bin/ctr inspect -f '{{.RestartCount}}' storm)
-s=$(now)
+s=$EPOCHREALTIME
 bin/ctr stop storm >/dev/null
 stop=$(since "$s")
 hz=$(getconf CLK_TCK)
