@@ -352,7 +352,12 @@ func (m *Manager) detachLocked(ep *Endpoint, b *buckets) error {
 	_, was := m.attached[ep.ContainerID]
 	delete(m.attached, ep.ContainerID)
 	ep.NetNSPath = ""
-	if !ep.UsesBridge() {
+	// An endpoint not attached has no veth nor rules: Attach leaves
+	// none when it fails, and Reconcile removes those of containers
+	// that stopped while ctrd was away. Looking for them anyway would
+	// wait for the kernel's rtnl lock, held while the veth of this
+	// very container is being deleted in the background.
+	if !was || !ep.UsesBridge() {
 		return nil
 	}
 	var errs []error
