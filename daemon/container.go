@@ -72,8 +72,11 @@ type container struct {
 	rec containerRecord
 	// changed is closed and replaced on every state change (waiters).
 	changed chan struct{}
-	// removed is closed when the container is gone.
+	// removed is closed when the container is gone; final is its state
+	// then, set before and read without mu after (the remover may hold
+	// mu a while longer, releasing what the container held).
 	removed chan struct{}
+	final   containerState
 	// shim talks to the container's shim while it runs.
 	shim shimHandle
 	// beginTimer runs a start held for attach if no client begins it.
@@ -156,8 +159,10 @@ func (s *containerStore) deleteTx(tx *bolt.Tx, c *container) error {
 	return tx.Bucket(bucketContainers).Delete([]byte(c.rec.ID))
 }
 
-// forget drops c, whose record is deleted, and wakes its waiters.
+// forget drops c, whose record is deleted, and wakes its waiters; c.mu is
+// held.
 func (s *containerStore) forget(c *container) {
+	c.final = c.rec.State
 	s.mu.Lock()
 	delete(s.m, c.rec.ID)
 	if s.names[c.rec.Name] == c.rec.ID {

@@ -92,7 +92,7 @@ func (d *Daemon) setupNetwork(c *container, o *spec.Options) (retErr error) {
 	}
 	defer func() {
 		if retErr != nil {
-			d.releaseNetwork(c, true)
+			d.releaseNetwork(rec.ID, true)
 		}
 	}()
 	path := d.network.NetNSPath(rec.ID)
@@ -131,8 +131,7 @@ func (d *Daemon) networkFiles(c *container, rootfs string, o *spec.Options) erro
 // releaseNetwork detaches a stopped container and, with freeAddress, frees
 // its address and ports: they are held only while it runs. Idempotent, and
 // cheap when nothing is held (it runs on every stop and removal).
-func (d *Daemon) releaseNetwork(c *container, freeAddress bool) {
-	id := c.rec.ID
+func (d *Daemon) releaseNetwork(id string, freeAddress bool) {
 	log := logrus.WithField("container", id[:12])
 	path := d.network.NetNSPath(id)
 	ep, err := d.network.Endpoint(id)

@@ -226,10 +226,14 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 	// itself: the container is neither shown as exited nor removed or
 	// restarted a second time here.
 	removing := c.rec.State.Status == stateRemoving
-	autoRemove := c.rec.HostConfig.AutoRemove
-	// The address of a container about to be removed is freed with its
+	autoRemove := c.rec.HostConfig.AutoRemove && !removing
+	// A --rm container is removed right here, under the same lock, and
+	// removeLocked releases its runtime after telling its waiters; the
+	// address of a container about to be removed is freed with its
 	// record, in the same commit.
-	d.releaseRuntime(c, !removing && !autoRemove)
+	if !autoRemove {
+		d.releaseRuntime(c, !removing)
+	}
 	if !removing {
 		c.rec.State.Status = stateExited
 	}
@@ -248,16 +252,25 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 			logrus.WithError(err).WithField("container", c.rec.ID[:12]).Error("record exit")
 		}
 	}
-	c.notifyLocked()
 	logrus.WithFields(logrus.Fields{"container": c.rec.ID[:12], "exitCode": st.Code}).Info("container exited")
-	c.mu.Unlock()
-	if removing {
+	if autoRemove {
+		release, err := d.removeLocked(c, true)
+		if err != nil {
+			logrus.WithError(err).WithField("container", c.rec.ID[:12]).Warn("auto-remove")
+			// Still stopped and recorded: releasing its runtime is
+			// all that is left to do now.
+			d.releaseRuntime(c, true)
+		}
+		c.notifyLocked()
+		c.mu.Unlock()
+		if release != nil {
+			release()
+		}
 		return
 	}
-	if autoRemove {
-		if err := d.removeContainer(context.Background(), c, true, true); err != nil && !errdefs.IsNotFound(err) {
-			logrus.WithError(err).WithField("container", c.rec.ID[:12]).Warn("auto-remove")
-		}
+	c.notifyLocked()
+	c.mu.Unlock()
+	if removing {
 		return
 	}
 	d.afterExit(c, st.Code, ranFor)
@@ -266,13 +279,33 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 // releaseRuntime deletes the container from its shim, unmounts its rootfs
 // and detaches its network: what exists only while a container runs.
 // Unless freeAddress, the container keeps its address and ports recorded,
-// for the caller to free them in a transaction of its own. Idempotent.
+// for the caller to free them in a transaction of its own. Idempotent;
+// c.mu is held.
 func (d *Daemon) releaseRuntime(c *container, freeAddress bool) {
-	id := c.rec.ID
+	d.takeRuntime(c).release(freeAddress)
+}
+
+// heldRuntime is what a container holds while it runs, taken from it: its
+// release needs neither the container nor its lock.
+type heldRuntime struct {
+	d    *Daemon
+	id   string
+	shim shimHandle
+}
+
+// takeRuntime takes the runtime from c (c.mu held); c then has no shim.
+func (d *Daemon) takeRuntime(c *container) heldRuntime {
 	if c.beginTimer != nil {
 		c.beginTimer.Stop()
 		c.beginTimer = nil
 	}
+	h := heldRuntime{d: d, id: c.rec.ID, shim: c.shim}
+	c.shim = nil
+	return h
+}
+
+func (h heldRuntime) release(freeAddress bool) {
+	d, id := h.d, h.id
 	// Neither the network nor the rootfs mount waits for the shim: the
 	// container's processes, if any are left, have their own network and
 	// mount namespaces. Releasing them while the shim goes saves their time
@@ -281,7 +314,7 @@ func (d *Daemon) releaseRuntime(c *container, freeAddress bool) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		d.releaseNetwork(c, freeAddress)
+		d.releaseNetwork(id, freeAddress)
 	}()
 	go func() {
 		defer wg.Done()
@@ -289,15 +322,14 @@ func (d *Daemon) releaseRuntime(c *container, freeAddress bool) {
 			logrus.WithError(err).WithField("container", id[:12]).Warn("unmount rootfs")
 		}
 	}()
-	if c.shim != nil {
+	if h.shim != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if _, err := c.shim.Delete(ctx); err != nil {
+		if _, err := h.shim.Delete(ctx); err != nil {
 			logrus.WithError(err).WithField("container", id[:12]).Debug("shim delete")
 			_ = shim.Cleanup(d.stateRoot(), d.bundleDir(id), id)
 		}
 		cancel()
-		c.shim.Close()
-		c.shim = nil
+		h.shim.Close()
 	} else if _, err := os.Stat(d.bundleDir(id)); err == nil {
 		_ = shim.Cleanup(d.stateRoot(), d.bundleDir(id), id)
 	}
@@ -456,32 +488,50 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container, force, volum
 		}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	release, err := d.removeLocked(c, volumes)
+	c.mu.Unlock()
+	if release != nil {
+		release()
+	}
+	return err
+}
+
+// removeLocked deletes a container that is not running, with c.mu held.
+// The record, the writable layer and the address go in one commit, and
+// whoever waits for the removal (run --rm) learns of it then. What is left
+// to release (shim, mounts, network namespace, files) is returned, for the
+// caller to run once it has unlocked c.mu: waiters need mu to see the
+// removal. After a crash in between, the start's reconcile releases and
+// deletes what no record names.
+func (d *Daemon) removeLocked(c *container, volumes bool) (release func(), err error) {
 	select {
 	case <-c.removed:
-		return nil // removed meanwhile
+		return nil, nil // removed meanwhile
 	default:
 	}
-	d.releaseRuntime(c, false)
-	// The record, the writable layer and the address go in one commit.
-	// Files follow it: after a crash in between, the start's reconcile
-	// deletes what no record names.
-	err := d.images.Snapshotter().RemoveWith(c.rec.ID, func(tx *bolt.Tx) error {
+	deleteLayer, err := d.images.Snapshotter().RemoveWith(c.rec.ID, func(tx *bolt.Tx) error {
 		if err := d.network.ReleaseTx(tx, c.rec.ID); err != nil {
 			return fmt.Errorf("release network: %w", err)
 		}
 		return d.containers.deleteTx(tx, c)
 	})
 	if err != nil {
-		return fmt.Errorf("remove container: %w", err)
+		return nil, fmt.Errorf("remove container: %w", err)
 	}
 	d.containers.forget(c)
-	d.releaseContainerResources(c, volumes)
-	if err := os.RemoveAll(d.containerDir(c.rec.ID)); err != nil {
-		logrus.WithError(err).WithField("container", c.rec.ID[:12]).Warn("remove container files")
-	}
-	logrus.WithField("container", c.rec.ID[:12]).Info("container removed")
-	return nil
+	held := d.takeRuntime(c)
+	rec := c.rec
+	return func() {
+		held.release(false)
+		deleteLayer()
+		if volumes {
+			d.removeAnonymousVolumes(rec)
+		}
+		if err := os.RemoveAll(d.containerDir(rec.ID)); err != nil {
+			logrus.WithError(err).WithField("container", rec.ID[:12]).Warn("remove container files")
+		}
+		logrus.WithField("container", rec.ID[:12]).Info("container removed")
+	}, nil
 }
 
 // waitContainer blocks until condition holds and returns the exit code.
@@ -490,6 +540,11 @@ func (d *Daemon) waitContainer(ctx context.Context, c *container, condition stri
 	first := c.changed
 	c.mu.Unlock()
 	for {
+		select {
+		case <-c.removed:
+			return c.final.ExitCode, c.final.Error, nil
+		default:
+		}
 		c.mu.Lock()
 		st := c.rec.State
 		ch := c.changed
@@ -511,7 +566,6 @@ func (d *Daemon) waitContainer(ctx context.Context, c *container, condition stri
 		select {
 		case <-ch:
 		case <-c.removed:
-			return st.ExitCode, st.Error, nil
 		case <-ctx.Done():
 			return 0, "", ctx.Err()
 		}

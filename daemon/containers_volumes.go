@@ -155,13 +155,11 @@ func (d *Daemon) containerMounts(c *container, rootfs string, o *spec.Options) e
 	return d.networkFiles(c, rootfs, o)
 }
 
-// releaseContainerResources frees what a removed container held beyond its
-// runtime (released at stop): its anonymous volumes, with -v.
-func (d *Daemon) releaseContainerResources(c *container, removeVolumes bool) {
-	if removeVolumes {
-		for _, name := range c.rec.AnonymousVolumes {
-			_ = d.volumes.Remove(name, func(n string) []string { return d.volumeUsers(n, c.rec.ID) })
-		}
+// removeAnonymousVolumes removes the anonymous volumes of a removed
+// container (rm -v, run --rm), unless other containers use them.
+func (d *Daemon) removeAnonymousVolumes(rec containerRecord) {
+	for _, name := range rec.AnonymousVolumes {
+		_ = d.volumes.Remove(name, func(n string) []string { return d.volumeUsers(n, rec.ID) })
 	}
 }
 

@@ -156,6 +156,13 @@ func (d *Daemon) cleanupOrphans(known map[string]bool) {
 			}
 		}
 	}
+	if ents, err := os.ReadDir(d.network.NetNSDir()); err == nil {
+		for _, e := range ents {
+			if id := e.Name(); !known[id] {
+				_ = d.network.RemoveNetNS(d.network.NetNSPath(id))
+			}
+		}
+	}
 	if ents, err := os.ReadDir(filepath.Join(d.cfg.DataRoot, "containers")); err == nil {
 		for _, e := range ents {
 			if id := e.Name(); !known[id] {

@@ -113,11 +113,7 @@ func buildRunOutput(t *testing.T, d *Daemon, image string, args ...string) strin
 // buildStoreState lists what the image store holds.
 func buildStoreState(t *testing.T, d *Daemon) string {
 	t.Helper()
-	es, _ := os.ReadDir(filepath.Join(d.DataRoot, "snapshots"))
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
+	names := d.snapshotDirs(t)
 	sort.Strings(names)
 	return strings.Join(names, ",") + " | " + d.MustCtr(t, "images", "-a", "-q", "--no-trunc")
 }

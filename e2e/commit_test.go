@@ -173,11 +173,7 @@ func TestCommitCrash(t *testing.T) {
 // against its diff ID, when a container first needs it, and only once.
 func TestCommitUnpacksOnFirstRun(t *testing.T) {
 	d := busyboxDaemon(t)
-	snapDir := filepath.Join(d.DataRoot, "snapshots")
-	count := func() int {
-		ents, _ := os.ReadDir(snapDir)
-		return len(ents)
-	}
+	count := func() int { return len(d.snapshotDirs(t)) }
 	d.MustCtr(t, "run", "--name", "src", "busybox", "sh", "-c", "echo hello > /greeting && printf 'MARK%.0s' $(seq 2000) > /marks")
 	n0 := count()
 	d.MustCtr(t, "commit", "src", "lazy:1")

@@ -27,6 +27,31 @@ var (
 	columnsRe = regexp.MustCompile(`\s{2,}`)
 )
 
+// snapshotDirs lists the snapshotter's directory. The layer of a --rm
+// container is deleted just after its client is told the container is
+// gone: a removed snapshot's directory (rm-*) may linger for a moment,
+// never for seconds.
+func (d *Daemon) snapshotDirs(t *testing.T) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		es, err := os.ReadDir(filepath.Join(d.DataRoot, "snapshots"))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		var names []string
+		removing := false
+		for _, e := range es {
+			names = append(names, e.Name())
+			removing = removing || strings.HasPrefix(e.Name(), "rm-")
+		}
+		if !removing || time.Now().After(deadline) {
+			return names
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // storeState is what an import or removal may leave on disk.
 type storeState struct {
 	Blobs, Snapshots, Ingest []string
@@ -48,7 +73,7 @@ func (d *Daemon) state(t *testing.T) storeState {
 	}
 	s := storeState{
 		Blobs:     ls("content/blobs/sha256"),
-		Snapshots: ls("snapshots"),
+		Snapshots: d.snapshotDirs(t),
 		Ingest:    ls("content/ingest"),
 	}
 	if d.Running() {

@@ -314,9 +314,13 @@ func (m *Manager) Warnings() []string {
 	return append([]string(nil), m.warnings...)
 }
 
+// NetNSDir is the directory holding the containers' network namespaces,
+// each named by its container's ID.
+func (m *Manager) NetNSDir() string { return filepath.Join(m.cfg.ExecRoot, "netns") }
+
 // NetNSPath is where the namespace of a container is mounted.
 func (m *Manager) NetNSPath(containerID string) string {
-	return filepath.Join(m.cfg.ExecRoot, "netns", containerID)
+	return filepath.Join(m.NetNSDir(), containerID)
 }
 
 // CreateNetNS is CreateNetNS (the package function), for symmetry.

@@ -350,18 +350,26 @@ func (o *Overlay) Commit(name, key string) error {
 // another snapshot has it as parent. Removing the directory of a snapshot
 // that is still mounted is the caller's mistake, as with containerd.
 func (o *Overlay) Remove(key string) error {
-	return o.remove(key, false, nil)
+	deleteDir, err := o.remove(key, false, nil)
+	if err != nil {
+		return err
+	}
+	deleteDir()
+	return nil
 }
 
 // RemoveWith is Remove with fn run in the same write transaction of the
 // snapshotter's database: the snapshot goes in one commit with the
 // caller's records (a container's), or neither goes. A key that names no
 // snapshot is not an error here: then only fn's changes are committed.
-func (o *Overlay) RemoveWith(key string, fn func(tx *bolt.Tx) error) error {
+// The snapshot's directory, moved aside in the transaction, is deleted by
+// deleteDir, which the caller runs once nothing has it mounted any more
+// (if it never does, Cleanup deletes the directory at the next start).
+func (o *Overlay) RemoveWith(key string, fn func(tx *bolt.Tx) error) (deleteDir func(), err error) {
 	return o.remove(key, true, fn)
 }
 
-func (o *Overlay) remove(key string, missingOK bool, fn func(tx *bolt.Tx) error) error {
+func (o *Overlay) remove(key string, missingOK bool, fn func(tx *bolt.Tx) error) (func(), error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	var trash, orig string
@@ -382,15 +390,17 @@ func (o *Overlay) remove(key string, missingOK bool, fn func(tx *bolt.Tx) error)
 			// put it back (if this fails, Cleanup drops the dir-less record).
 			os.Rename(trash, orig)
 		}
-		return err
+		return nil, err
 	}
-	if trash != "" {
+	return func() {
+		if trash == "" {
+			return
+		}
 		if err := os.RemoveAll(trash); err != nil {
 			// The snapshot is gone; Cleanup will finish the job.
 			logrus.WithError(err).WithField("dir", trash).Warn("snapshot: could not delete removed snapshot's directory")
 		}
-	}
-	return nil
+	}, nil
 }
 
 // removeTx deletes the record of snapshot key in tx and moves its

@@ -367,7 +367,7 @@ func TestRemoveWith(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(up, "f"), "data")
 	callerFailed := errors.New("caller's own write failed")
-	err = o.RemoveWith("c1", func(*bolt.Tx) error { return callerFailed })
+	_, err = o.RemoveWith("c1", func(*bolt.Tx) error { return callerFailed })
 	if !errors.Is(err, callerFailed) {
 		t.Fatalf("RemoveWith = %v, want the caller's error", err)
 	}
@@ -383,18 +383,25 @@ func TestRemoveWith(t *testing.T) {
 		}
 		return b.Put([]byte("k"), []byte("v"))
 	}
-	if err := o.RemoveWith("c1", mark); err != nil {
+	deleteDir, err := o.RemoveWith("c1", mark)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := o.Stat("c1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Stat after RemoveWith = %v", err)
 	}
+	if n := rootEntries(t, e.root); len(n) != 1 || !strings.HasPrefix(n[0], trashPrefix) {
+		t.Fatalf("before deleteDir, want the directory moved aside: %v", n)
+	}
+	deleteDir()
 	if n := rootEntries(t, e.root); len(n) != 0 {
 		t.Fatalf("root not empty: %v", n)
 	}
 	e.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("caller")) })
-	if err := o.RemoveWith("c1", mark); err != nil {
+	if deleteDir, err := o.RemoveWith("c1", mark); err != nil {
 		t.Fatalf("RemoveWith of a removed snapshot = %v", err)
+	} else {
+		deleteDir()
 	}
 	e.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket([]byte("caller")); b == nil || string(b.Get([]byte("k"))) != "v" {

@@ -91,7 +91,7 @@ type Snapshotter interface {
 	Remove(key string) error
 	// RemoveWith is Remove with fn in the same write transaction of the
 	// snapshotter's database; see Overlay.RemoveWith.
-	RemoveWith(key string, fn func(tx *bolt.Tx) error) error
+	RemoveWith(key string, fn func(tx *bolt.Tx) error) (deleteDir func(), err error)
 	// Walk calls fn for every snapshot.
 	Walk(fn func(Info) error) error
 	// Usage returns the disk usage of the snapshot's own layer.
