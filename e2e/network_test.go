@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ctrd/ctrd/network"
 )
 
 // clientHost is a network namespace with its own veth to the host: the
@@ -318,4 +320,29 @@ func udpPing(addr string) bool {
 	buf := make([]byte, 64)
 	n, err := c.Read(buf)
 	return err == nil && string(buf[:n]) == "pong-ping"
+}
+
+// A network namespace left by a container whose record is gone (ctrd died
+// between a removal's commit and the release of the container's runtime)
+// is removed at the next start; those of known containers are kept.
+func TestOrphanNetNSRemovedAtStart(t *testing.T) {
+	d := busyboxDaemon(t)
+	id := d.MustCtr(t, "run", "-d", "busybox", "sleep", "600")
+	d.Kill9(t)
+	orphan := filepath.Join(d.ExecRoot, "netns", strings.Repeat("0f", 32))
+	if err := network.CreateNetNS(orphan); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = network.RemoveNetNS(orphan) })
+	d.start(t, true)
+	if _, err := os.Lstat(orphan); !os.IsNotExist(err) {
+		t.Errorf("orphan network namespace still there: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(d.ExecRoot, "netns", id)); err != nil {
+		t.Errorf("the running container's namespace went: %v", err)
+	}
+	if out := d.MustCtr(t, "exec", id, "ip", "-o", "-4", "addr", "show", "eth0"); !strings.Contains(out, "inet ") {
+		t.Errorf("the running container lost its network: %q", out)
+	}
+	d.MustCtr(t, "rm", "-f", id)
 }
