@@ -322,8 +322,6 @@ func (s *shim) serve() error {
 	return nil
 }
 
-// destroy removes the container (cgroups, state dir), retrying while the
-// kernel still tears down its last processes.
 // destroyContainer destroys the container (its cgroups and libcontainer
 // state) once, whoever asks first: Delete, or the init's exit.
 func (s *shim) destroyContainer() error {
@@ -344,6 +342,8 @@ func (s *shim) destroyStopped() {
 	}
 }
 
+// destroy removes the container (cgroups, state dir), retrying while the
+// kernel still tears down its last processes.
 func (s *shim) destroy() error {
 	var err error
 	for i := 0; i < 50; i++ {
