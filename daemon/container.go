@@ -86,6 +86,9 @@ type container struct {
 	attachNetwork func() error
 	// backoff spaces restarts of a container that keeps exiting.
 	backoff restart.Backoff
+	// manualRestart is set while `restart` stops the container to start
+	// it again: its exit then does not remove a --rm container.
+	manualRestart bool
 }
 
 func (c *container) notifyLocked() {

@@ -226,7 +226,7 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 	// itself: the container is neither shown as exited nor removed or
 	// restarted a second time here.
 	removing := c.rec.State.Status == stateRemoving
-	autoRemove := c.rec.HostConfig.AutoRemove && !removing
+	autoRemove := c.rec.HostConfig.AutoRemove && !removing && !c.manualRestart
 	// A --rm container is removed right here, under the same lock, and
 	// removeLocked releases its runtime after telling its waiters; the
 	// address of a container about to be removed is freed with its
@@ -339,6 +339,24 @@ func (h heldRuntime) release(freeAddress bool) {
 	if err := os.RemoveAll(d.bundleDir(id)); err != nil {
 		logrus.WithError(err).WithField("container", id[:12]).Warn("remove bundle")
 	}
+}
+
+// restartContainer stops c and starts it again. A --rm container is not
+// removed by this stop, as in Docker.
+func (d *Daemon) restartContainer(ctx context.Context, c *container, timeout int, sigName string) error {
+	c.mu.Lock()
+	c.manualRestart = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.manualRestart = false
+		c.mu.Unlock()
+	}()
+	if err := d.stopContainer(ctx, c, timeout, sigName); err != nil {
+		return err
+	}
+	_, err := d.startContainer(ctx, c, false)
+	return err
 }
 
 // stopContainer sends the stop signal, then SIGKILL after timeout.

@@ -103,11 +103,7 @@ func (s *containersService) Restart(ctx context.Context, req *api.StopContainerR
 	if err != nil {
 		return nil, err
 	}
-	if err := s.d.stopContainer(ctx, c, int(req.Timeout), req.Signal); err != nil {
-		return nil, err
-	}
-	_, err = s.d.startContainer(ctx, c, false)
-	return empty, err
+	return empty, s.d.restartContainer(ctx, c, int(req.Timeout), req.Signal)
 }
 
 func (s *containersService) Kill(ctx context.Context, req *api.KillContainerRequest) (*emptypb.Empty, error) {

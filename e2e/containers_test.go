@@ -125,6 +125,13 @@ func TestForceRemoveAutoRemoveContainer(t *testing.T) {
 			}
 		}
 	}
+	// restart keeps a --rm container (as in Docker); its volatile layer
+	// mounts again, with what was written to it.
+	d.MustCtr(t, "exec", "gone", "sh", "-c", "echo kept > /mark")
+	d.MustCtr(t, "restart", "-t", "1", "gone")
+	if out := d.MustCtr(t, "exec", "gone", "cat", "/mark"); out != "kept" {
+		t.Fatalf("after restart, /mark = %q", out)
+	}
 	d.MustCtr(t, "rm", "-f", "gone")
 	if !d.Running() {
 		t.Fatalf("ctrd died removing a running --rm container:\n%s", d.LogTail(30))
@@ -133,6 +140,9 @@ func TestForceRemoveAutoRemoveContainer(t *testing.T) {
 		t.Fatalf("still there after rm -f: %s", r)
 	}
 	d.MustCtr(t, "rm", "-f", "kept")
+	// A stop (not a restart) removes it.
+	d.MustCtr(t, "run", "-d", "--rm", "--name", "stopped", "busybox", "sleep", "600")
+	d.MustCtr(t, "stop", "-t", "1", "stopped")
 	if out := d.MustCtr(t, "ps", "-aq"); out != "" {
 		t.Fatalf("containers left behind: %q", out)
 	}
