@@ -147,7 +147,7 @@ func spawn(o StartOptions, bin, bundle string, args []string, logFile, ready *os
 	}
 	if sb != nil {
 		if sp := sb.claim(); sp != nil {
-			if err := sp.assign(args, logFile, ready); err == nil {
+			if err := sb.assign(sp, args, logFile, ready); err == nil {
 				return sp.cmd.Process, sp.exited, nil
 			}
 		}

@@ -73,11 +73,32 @@ func shimArgs(o StartOptions, bundle string) []string {
 
 // Main is the shim: "<ctrd> shim ARGS", args being os.Args[2:]. It creates
 // the container, reports on its ready pipe, serves until the container is
-// deleted, and returns the process's exit code.
+// deleted, and returns the process's exit code. Started as a spare
+// (--standby), it serves one container after another (see standby).
 func Main(args []string) int {
 	if len(args) > 0 && args[0] == standbyFlag {
-		go warmUp()
-		a, err := awaitAssignment()
+		return standby()
+	}
+	code, _ := serveContainer(args)
+	return code
+}
+
+// standby is a spare shim: it waits for its container's arguments, serves
+// the container until it is deleted, and then offers itself, running and
+// warm, for the next container. Starting a shim costs ~20 ms of CPU here
+// (exec, the Go runtime, package initialisation, warm-up); a shim that has
+// served a container creates the next one with its pages already faulted
+// in. It exits when ctrd no longer wants it (the socket closes), or after
+// a container whose creation failed.
+func standby() int {
+	go warmUp()
+	sock, err := takeStandbySocket()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for {
+		a, err := awaitAssignment(sock)
 		if err != nil {
 			if err != io.EOF {
 				fmt.Fprintln(os.Stderr, err)
@@ -85,8 +106,20 @@ func Main(args []string) int {
 			}
 			return 0
 		}
-		args = a[1:] // a is a whole shim command line: "shim", flags
+		code, again := serveContainer(a[1:]) // a is a whole shim command line: "shim", flags
+		if !again {
+			return code
+		}
+		if err := becomeSpare(sock); err != nil {
+			return 0 // ctrd is gone or has a spare: nothing more to do
+		}
 	}
+}
+
+// serveContainer creates the container of args (shim flags), reports on the
+// ready pipe and serves until the container is deleted. again tells that it
+// ended as it should, with Delete: the process may serve another one.
+func serveContainer(args []string) (code int, again bool) {
 	var c config
 	fs := flag.NewFlagSet("shim", flag.ContinueOnError)
 	fs.StringVar(&c.id, "id", "", "container id")
@@ -100,7 +133,7 @@ func Main(args []string) int {
 	fs.IntVar(&c.readyFd, "ready-fd", -1, "pipe to report readiness on")
 	fs.BoolVar(&c.debug, "debug", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return 2, false
 	}
 	if c.readyFd >= 0 {
 		// Keep the pipe out of the container's processes.
@@ -114,16 +147,19 @@ func Main(args []string) int {
 		// a container's start spends its time.
 		logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000"})
 	}
-	// The shim outlives ctrd's session and terminal; it ends with Delete.
-	// These signals are caught and dropped rather than ignored: an ignored
-	// disposition would be inherited by the container's processes, where a
-	// shell then cannot even trap them.
-	drop := make(chan os.Signal, 8)
-	signal.Notify(drop, unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
-	go func() {
-		for range drop {
-		}
-	}()
+	dropSignals.Do(func() {
+		// The shim outlives ctrd's session and terminal; it ends with
+		// Delete. These signals are caught and dropped rather than
+		// ignored: an ignored disposition would be inherited by the
+		// container's processes, where a shell then cannot even trap
+		// them.
+		drop := make(chan os.Signal, 8)
+		signal.Notify(drop, unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
+		go func() {
+			for range drop {
+			}
+		}()
+	})
 
 	// libcontainer passes the shim's GOMAXPROCS to the container's init
 	// (and exec's setns) process: a short-lived Go process that waits on
@@ -150,16 +186,17 @@ func Main(args []string) int {
 		f.Close()
 	}
 	if err != nil {
-		return 1
+		return 1, false
 	}
 	// Hand back what setting up the container needed: the shim idles
 	// for the container's lifetime. Not at once: ctrd starts the
 	// container right after the ready message, and a forced collection
 	// now would hold up that request by several milliseconds.
-	time.AfterFunc(settleDelay, func() {
+	settle := time.AfterFunc(settleDelay, func() {
 		tune()
 		debug.FreeOSMemory()
 	})
+	defer settle.Stop()
 	if c.debug {
 		go func() {
 			time.Sleep(settleDelay + 400*time.Millisecond)
@@ -171,8 +208,10 @@ func Main(args []string) int {
 		}()
 	}
 	<-s.done
-	return 0
+	return 0, true
 }
+
+var dropSignals sync.Once
 
 // settleDelay is how long after the container is created the shim
 // shrinks itself for its idle life.
@@ -237,7 +276,7 @@ func newShim(cfg config) (_ *shim, retErr error) {
 	}
 	s := &shim{
 		id: cfg.id, bundle: bundle, stateRoot: cfg.stateRoot,
-		reaper: newReaper(),
+		reaper: processReaper(),
 		execs:  make(map[string]*process),
 		done:   make(chan struct{}),
 	}

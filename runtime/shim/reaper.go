@@ -20,6 +20,18 @@ type reaper struct {
 	known map[int]struct{}
 }
 
+var (
+	theReaper  *reaper
+	reaperOnce sync.Once
+)
+
+// processReaper is the process's reaper, made on first use: a shim may
+// serve several containers one after the other (see standby).
+func processReaper() *reaper {
+	reaperOnce.Do(func() { theReaper = newReaper() })
+	return theReaper
+}
+
 func newReaper() *reaper {
 	r := &reaper{known: make(map[int]struct{})}
 	ch := make(chan os.Signal, 8)

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +21,9 @@ import (
 // runtime, package initialisation) costs a good part of a container's start
 // on machines where page faults are expensive, so one spare shim waits,
 // already running, for the next container; a new spare is started a little
-// after that container is created (refillDelay).
+// after that container is created (refillDelay). A shim started as a spare
+// offers itself again once its container is deleted, and is kept as the
+// spare if there is none: most containers then cost no shim start at all.
 //
 // Every shim is executed from one sealed in-memory copy of the binary made
 // once: libcontainer then needs no per-container protected copy of its
@@ -147,8 +151,10 @@ func (s *Standby) Refill() {
 		if err != nil {
 			return // containers start without a spare
 		}
-		if s.closed {
-			sp.sock.Close() // the spare exits on its own
+		if s.closed || s.spare != nil {
+			// Closed, or a shim came back meanwhile: the
+			// spare exits on its own.
+			sp.sock.Close()
 			return
 		}
 		s.spare = sp
@@ -205,15 +211,43 @@ func (s *Standby) claim() *spareShim {
 }
 
 // assign hands the spare its container: args as on a shim's command line,
-// log becomes its stdout and stderr, ready its --ready-fd 3. The socket
-// is closed either way: a spare not assigned exits on its own.
-func (sp *spareShim) assign(args []string, log, ready *os.File) error {
-	defer sp.sock.Close()
+// log becomes its stdout and stderr, ready its --ready-fd 3. On failure the
+// socket is closed: a spare not assigned exits on its own.
+func (s *Standby) assign(sp *spareShim, args []string, log, ready *os.File) error {
 	payload := []byte(strings.Join(args, "\x00"))
-	if len(payload) > maxAssignment {
-		return errors.New("shim arguments too long")
+	err := errors.New("shim arguments too long")
+	if len(payload) <= maxAssignment {
+		err = unix.Sendmsg(int(sp.sock.Fd()), payload, unix.UnixRights(int(log.Fd()), int(ready.Fd())), nil, 0)
 	}
-	return unix.Sendmsg(int(sp.sock.Fd()), payload, unix.UnixRights(int(log.Fd()), int(ready.Fd())), nil, 0)
+	if err != nil {
+		sp.sock.Close()
+		return err
+	}
+	go s.reclaim(sp)
+	return nil
+}
+
+// freeMsg is what a shim started as a spare sends when its container has
+// been deleted and it can serve another.
+const freeMsg = "free"
+
+// reclaim waits for sp to report its container deleted, and keeps it as
+// the spare; when there is one already (or the Standby is closed), the
+// socket is closed and the shim exits.
+func (s *Standby) reclaim(sp *spareShim) {
+	buf := make([]byte, len(freeMsg)+1)
+	n, err := sp.sock.Read(buf)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil || string(buf[:n]) != freeMsg || s.closed || s.spare != nil {
+		sp.sock.Close()
+		return
+	}
+	s.spare = sp
+	if s.refill != nil {
+		s.refill.Stop()
+		s.refill = nil
+	}
 }
 
 // Close stops the spare; shims already serving containers are not
@@ -245,12 +279,21 @@ const (
 	maxAssignment = 64 << 10
 )
 
-// awaitAssignment is the spare's side: it waits on descriptor 3 for its
-// container and returns the shim arguments, with the shim log installed
-// as stdout and stderr and the ready pipe as descriptor 3. io.EOF means
-// ctrd went away (or stopped the spare) before assigning one.
-func awaitAssignment() ([]string, error) {
-	const sock = 3
+// takeStandbySocket moves the spare's socket, descriptor 3, out of the way
+// of the ready pipes that assignments install there.
+func takeStandbySocket() (int, error) {
+	fd, err := unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 10)
+	if err != nil {
+		return -1, fmt.Errorf("standby: %w", err)
+	}
+	return fd, nil
+}
+
+// awaitAssignment is the spare's side: it waits on sock for its container
+// and returns the shim arguments, with the shim log installed as stdout
+// and stderr and the ready pipe as descriptor 3. io.EOF means ctrd went
+// away (or stopped the spare) before assigning one.
+func awaitAssignment(sock int) ([]string, error) {
 	buf := make([]byte, maxAssignment)
 	oob := make([]byte, unix.CmsgSpace(2*4))
 	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
@@ -272,14 +315,26 @@ func awaitAssignment() ([]string, error) {
 		return nil, fmt.Errorf("standby: bad assignment")
 	}
 	log, ready := fds[0], fds[1]
-	for _, d := range []struct{ from, to int }{{log, 1}, {log, 2}, {ready, sock}} {
-		// dup3 onto 3 also closes the assignment socket.
+	// A shim that served a container before has closed descriptor 3, so
+	// a received descriptor may well be 3 itself: the log is moved out of
+	// the way first.
+	if log == 3 {
+		if log, err = unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 4); err != nil {
+			return nil, fmt.Errorf("standby: %w", err)
+		}
+	}
+	for _, d := range []struct{ from, to int }{{log, 1}, {log, 2}, {ready, 3}} {
+		if d.from == d.to {
+			continue
+		}
 		if err := unix.Dup3(d.from, d.to, 0); err != nil {
 			return nil, fmt.Errorf("standby: %w", err)
 		}
 	}
 	unix.Close(log)
-	unix.Close(ready)
+	if ready != 3 {
+		unix.Close(ready)
+	}
 	args := strings.Split(string(buf[:n]), "\x00")
 	if len(args) == 0 || args[0] != "shim" {
 		return nil, fmt.Errorf("standby: bad assignment")
@@ -319,4 +374,29 @@ func sealedCopy(binary string) (*os.File, error) {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	return f, nil
+}
+
+// becomeSpare readies a shim whose container was deleted for the next one
+// and tells the Standby on sock. What the container set up is gone with
+// it (its shim struct, sockets, files); the process-wide state it changed
+// is put back as a new spare has it.
+func becomeSpare(sock int) error {
+	if err := os.Chdir("/"); err != nil {
+		return err
+	}
+	// stdout and stderr are the deleted container's shim log.
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup3(int(null.Fd()), fd, 0); err != nil {
+			return err
+		}
+	}
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(math.MaxInt64)
+	_, err = unix.Write(sock, []byte(freeMsg))
+	return err
 }

@@ -113,6 +113,85 @@ func TestStandby(t *testing.T) {
 	}
 }
 
+// A shim started as a spare serves another container once its container
+// is deleted: the same process, with nothing of the first container left
+// (descriptors, working directory), and with a spare already there it exits
+// instead.
+func TestStandbyReusesShims(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateRoot := t.TempDir()
+	sb, err := NewStandby(exe, stateRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	fds := func(pid int) []string {
+		es, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+		var out []string
+		for _, e := range es {
+			l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + e.Name())
+			out = append(out, e.Name()+"="+l)
+		}
+		return out
+	}
+	shim := spareOf(t, sb)
+	var between []string
+	for i, word := range []string{"first", "second", "third"} {
+		c := newCtr(t, "echo", word)
+		c.opts.Standby = sb
+		c.opts.StateRoot = stateRoot
+		c.run()
+		st, err := c.c.State(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ShimPid != shim {
+			t.Fatalf("container %d: shim %d, want the reused %d", i, st.ShimPid, shim)
+		}
+		c.wait()
+		if b, _ := os.ReadFile(c.logPath); !strings.Contains(string(b), word) {
+			t.Errorf("container %d log: %q", i, b)
+		}
+		if _, err := c.c.Delete(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		c.c = nil
+		if !waitFor(5*time.Second, func() bool {
+			sb.mu.Lock()
+			defer sb.mu.Unlock()
+			return sb.spare != nil && sb.spare.cmd.Process.Pid == shim
+		}) {
+			t.Fatalf("container %d: the shim did not come back as the spare", i)
+		}
+		if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(shim) + "/cwd"); cwd != "/" {
+			t.Errorf("container %d: the spare works in %q", i, cwd)
+		}
+		got := fds(shim)
+		if between == nil {
+			between = got
+		} else if !slices.Equal(got, between) {
+			t.Errorf("container %d: descriptors %q, after the first %q", i, got, between)
+		}
+	}
+
+	// A shim coming back while there is a spare exits.
+	c1 := newCtr(t, "sleep", "1000")
+	c1.opts.Standby = sb
+	c1.opts.StateRoot = stateRoot
+	c1.run()
+	spareOf(t, sb) // its successor
+	if _, err := c1.c.Delete(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	c1.c = nil
+	if !waitFor(5*time.Second, func() bool { return processGone(shim) }) {
+		t.Error("a second spare did not exit")
+	}
+}
+
 // Where the sealed copy cannot be executed, shims start from the binary.
 func TestStandbyFallsBackToBinary(t *testing.T) {
 	exe, err := os.Executable()
