@@ -227,10 +227,10 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 	// restarted a second time here.
 	removing := c.rec.State.Status == stateRemoving
 	autoRemove := c.rec.HostConfig.AutoRemove && !removing && !c.manualRestart
-	// A --rm container is removed right here, under the same lock, and
-	// removeLocked releases its runtime after telling its waiters; the
-	// address of a container about to be removed is freed with its
-	// record, in the same commit.
+	// A --rm container is removed right here, under the same lock; its
+	// runtime is released after its waiters are told, once the lock is
+	// dropped. The address of a container about to be removed is freed
+	// with its record, in the same commit.
 	if !autoRemove {
 		d.releaseRuntime(c, !removing)
 	}
@@ -257,9 +257,12 @@ func (d *Daemon) handleExit(c *container, cl *shim.Client, st shim.ExitStatus) {
 		release, err := d.removeLocked(c, true)
 		if err != nil {
 			logrus.WithError(err).WithField("container", c.rec.ID[:12]).Warn("auto-remove")
-			// Still stopped and recorded: releasing its runtime is
-			// all that is left to do now.
+			// Still stopped and recorded: its exit is saved and
+			// its runtime released, as for any other container.
 			d.releaseRuntime(c, true)
+			if err := d.containers.save(&c.rec); err != nil {
+				logrus.WithError(err).WithField("container", c.rec.ID[:12]).Error("record exit")
+			}
 		}
 		c.notifyLocked()
 		c.mu.Unlock()
