@@ -26,17 +26,24 @@ func spareOf(t *testing.T, sb *Standby) int {
 	return pid
 }
 
-func TestStandby(t *testing.T) {
+// newTestStandby is a Standby of this test binary, closed at the test's end.
+func newTestStandby(t *testing.T) (sb *Standby, exe, stateRoot string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stateRoot := t.TempDir()
-	sb, err := NewStandby(exe, stateRoot)
+	stateRoot = t.TempDir()
+	sb, err = NewStandby(exe, stateRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
+	t.Cleanup(sb.Close)
+	return sb, exe, stateRoot
+}
+
+func TestStandby(t *testing.T) {
+	sb, exe, stateRoot := newTestStandby(t)
 	spare := spareOf(t, sb)
 	if cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(spare) + "/cmdline"); string(cmdline) != exe+"\x00shim\x00--standby\x00--state-root\x00"+stateRoot+"\x00" {
 		t.Errorf("spare cmdline %q", cmdline)
@@ -118,16 +125,7 @@ func TestStandby(t *testing.T) {
 // (descriptors, working directory), and with a spare already there it exits
 // instead.
 func TestStandbyReusesShims(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stateRoot := t.TempDir()
-	sb, err := NewStandby(exe, stateRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
+	sb, _, stateRoot := newTestStandby(t)
 	fds := func(pid int) []string {
 		es, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
 		var out []string
