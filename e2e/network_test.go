@@ -346,3 +346,48 @@ func TestOrphanNetNSRemovedAtStart(t *testing.T) {
 	}
 	d.MustCtr(t, "rm", "-f", id)
 }
+
+// Connections of the host to a published port on 127.0.0.1 go straight to
+// the container (connect() is redirected, no NAT): the socket's peer is the
+// container. Only while ctrd runs and the container publishes the port, and
+// never for a container's own 127.0.0.1.
+func TestLoopbackRedirect(t *testing.T) {
+	d := busyboxDaemon(t)
+	www := filepath.Join(d.Root, "www")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello-from-web\n"), 0o644)
+	port := freePort(t)
+	d.MustCtr(t, "run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	cip := d.MustCtr(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web")
+	local := fmt.Sprintf("127.0.0.1:%d", port)
+	waitFor(t, 5*time.Second, func() bool { s, _ := httpGet("http://" + local + "/"); return s == "hello-from-web\n" })
+	peer := func() string {
+		c, err := net.DialTimeout("tcp4", local, 3*time.Second)
+		if err != nil {
+			return err.Error()
+		}
+		defer c.Close()
+		return c.RemoteAddr().String()
+	}
+	if got := peer(); got != cip+":80" {
+		t.Fatalf("connection to %s went to %s, want the container %s:80", local, got, cip)
+	}
+	// A container's 127.0.0.1 is its own.
+	if r := d.Ctr("run", "--rm", "busybox", "timeout", "5", "wget", "-q", "-O", "-", "http://"+local+"/"); r.Code == 0 {
+		t.Fatalf("another container reached the published port on its own 127.0.0.1: %s", r)
+	}
+	// Without ctrd the rules still serve, through NAT; a restarted ctrd
+	// redirects again.
+	d.Stop(t)
+	if got := peer(); got != local {
+		t.Errorf("with ctrd stopped, the connection went to %s, want NAT to %s", got, local)
+	}
+	d.start(t, true)
+	if got := peer(); got != cip+":80" {
+		t.Errorf("after the restart, the connection went to %s, want %s:80", got, cip)
+	}
+	d.MustCtr(t, "rm", "-f", "web")
+	if got := peer(); !strings.Contains(got, "refused") {
+		t.Errorf("after rm, a connection to %s: %s", local, got)
+	}
+}

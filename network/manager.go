@@ -1,6 +1,8 @@
 package network
 
 import (
+	"github.com/ctrd/ctrd/network/sockredirect"
+
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -176,6 +178,12 @@ type Manager struct {
 	nextEph int // next ephemeral host port to try
 
 	bg sync.WaitGroup // background deletions (veths, conntrack entries)
+
+	// loopback redirects connect() to published ports on 127.0.0.1
+	// straight to the container (nil until a port is published, and
+	// where it cannot be attached).
+	loopback      *sockredirect.Redirector
+	loopbackTried bool
 }
 
 // procSys is where sysctls are written, ipForwardPath the forwarding switch
@@ -298,6 +306,11 @@ func New(db *bolt.DB, cfg Config) (*Manager, error) {
 // their networking while ctrd restarts.
 func (m *Manager) Close() error {
 	m.bg.Wait()
+	if m.loopback != nil {
+		// Connections to 127.0.0.1 go through NAT until the next
+		// start attaches the redirection again.
+		m.loopback.Close()
+	}
 	if m.fw != nil {
 		m.fw.close()
 	}
