@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Published-port throughput against direct-to-container throughput, and the
 # cost of network setup in `ctr run`. Run as root after `make binaries`:
-#   bench/network.sh [-n 20]
+#   bench/network.sh [-n 20] [-r 15]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=20
-[ "${1:-}" = -n ] && N=$2
+N=20 ROUNDS=15
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-n) N=$2; shift ;;
+	-r) ROUNDS=$2; shift ;;
+	*) echo "usage: $0 [-n N] [-r ROUNDS]" >&2; exit 2 ;;
+	esac
+	shift
+done
 . bench/lib.sh
 command -v curl >/dev/null || apt-get install -y -qq curl >/dev/null
 
@@ -24,11 +31,12 @@ GW=$(bin/ctr inspect -f '{{.NetworkSettings.Gateway}}' web)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 
 speed() { curl -s -o /dev/null -w '%{speed_download}\n' "$1"; }
-printf "%-52s %s\n" "measure" "MB/s (median of 9, interleaved)"
+printf "%-52s %s\n" "measure" "MB/s (median of $ROUNDS, interleaved)"
 # Interleaved rounds, so that a drift of the machine affects the three
 # alike; each published-port transfer is also compared with the direct
-# one of its own round, and the median of those ratios is reported.
-for _ in $(seq 9); do
+# one of its own round, and the median of those ratios is reported. Single
+# transfers vary by +-20 % here, so take many rounds.
+for _ in $(seq "$ROUNDS"); do
 	d=$(speed "http://$CIP:80/big")
 	l=$(speed "http://127.0.0.1:$PORT/big")
 	h=$(speed "http://$GW:$PORT/big")
