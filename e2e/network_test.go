@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -347,11 +348,12 @@ func TestOrphanNetNSRemovedAtStart(t *testing.T) {
 	d.MustCtr(t, "rm", "-f", id)
 }
 
-// Connections of the host to a published port on 127.0.0.1 go straight to
-// the container (connect() is redirected, no NAT): the socket's peer is the
-// container. Only while ctrd runs and the container publishes the port, and
-// never for a container's own 127.0.0.1.
-func TestLoopbackRedirect(t *testing.T) {
+// Connections of the host to a published port on its own addresses go
+// straight to the container (connect() is redirected, no NAT): the
+// socket's peer is the container. Only while ctrd runs and the container
+// publishes the port, on the address it is published on, and never for a
+// container's own 127.0.0.1.
+func TestHostConnectionsRedirected(t *testing.T) {
 	d := busyboxDaemon(t)
 	www := filepath.Join(d.Root, "www")
 	os.MkdirAll(www, 0o755)
@@ -372,6 +374,32 @@ func TestLoopbackRedirect(t *testing.T) {
 	if got := peer(); got != cip+":80" {
 		t.Fatalf("connection to %s went to %s, want the container %s:80", local, got, cip)
 	}
+	// So are those to the host's other addresses: the bridge's.
+	gw := d.MustCtr(t, "inspect", "-f", "{{.NetworkSettings.Gateway}}", "web")
+	if c, err := net.DialTimeout("tcp4", net.JoinHostPort(gw, strconv.Itoa(port)), 3*time.Second); err != nil {
+		t.Errorf("via the bridge address %s: %v", gw, err)
+	} else {
+		if got := c.RemoteAddr().String(); got != cip+":80" {
+			t.Errorf("connection to %s:%d went to %s, want the container", gw, port, got)
+		}
+		c.Close()
+	}
+	// A port published on 127.0.0.1 only is not redirected from another
+	// address of the host.
+	lport := freePort(t)
+	d.MustCtr(t, "run", "-d", "--name", "lo-only", "-p", fmt.Sprintf("127.0.0.1:%d:80", lport), "busybox", "httpd", "-f", "-p", "80", "-h", "/")
+	waitFor(t, 5*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", lport), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	if c, err := net.DialTimeout("tcp4", net.JoinHostPort(gw, strconv.Itoa(lport)), time.Second); err == nil {
+		t.Errorf("a port published on 127.0.0.1 answered on %s (peer %s)", gw, c.RemoteAddr())
+		c.Close()
+	}
+	d.MustCtr(t, "rm", "-f", "lo-only")
 	// A container's 127.0.0.1 is its own.
 	if r := d.Ctr("run", "--rm", "busybox", "timeout", "5", "wget", "-q", "-O", "-", "http://"+local+"/"); r.Code == 0 {
 		t.Fatalf("another container reached the published port on its own 127.0.0.1: %s", r)

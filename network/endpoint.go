@@ -332,7 +332,7 @@ func (m *Manager) Attach(ep *Endpoint, netnsPath string) error {
 	}
 	m.attached[ep.ContainerID] = netnsPath
 	ep.NetNSPath = netnsPath
-	m.redirectLoopback(ep, true)
+	m.redirectPorts(ep, true)
 	if ep.Network != DefaultNetwork && ep.UsesBridge() {
 		m.refreshHosts(ep.Network, nil)
 	}
@@ -361,7 +361,7 @@ func (m *Manager) detachLocked(ep *Endpoint, b *buckets) error {
 	if !was || !ep.UsesBridge() {
 		return nil
 	}
-	m.redirectLoopback(ep, false)
+	m.redirectPorts(ep, false)
 	var errs []error
 	if ep.HostVeth != "" {
 		if l, err := m.nl.LinkByName(ep.HostVeth); err == nil {
@@ -591,7 +591,7 @@ func (m *Manager) Reconcile(running map[string]string) error {
 		}
 		m.attached[id] = path
 		if ep.UsesBridge() {
-			m.redirectLoopback(ep, true)
+			m.redirectPorts(ep, true)
 		}
 	}
 	for _, n := range nets {

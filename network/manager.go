@@ -179,11 +179,12 @@ type Manager struct {
 
 	bg sync.WaitGroup // background deletions (veths, conntrack entries)
 
-	// loopback redirects connect() to published ports on 127.0.0.1
-	// straight to the container (nil until a port is published, and
-	// where it cannot be attached).
-	loopback      *sockredirect.Redirector
-	loopbackTried bool
+	// redirect sends the host's connect() to published ports straight
+	// to the container (nil until a port is published, and where it
+	// cannot be attached); redirectDone stops its address updates.
+	redirect      *sockredirect.Redirector
+	redirectTried bool
+	redirectDone  chan struct{}
 }
 
 // procSys is where sysctls are written, ipForwardPath the forwarding switch
@@ -306,10 +307,11 @@ func New(db *bolt.DB, cfg Config) (*Manager, error) {
 // their networking while ctrd restarts.
 func (m *Manager) Close() error {
 	m.bg.Wait()
-	if m.loopback != nil {
-		// Connections to 127.0.0.1 go through NAT until the next
-		// start attaches the redirection again.
-		m.loopback.Close()
+	if m.redirect != nil {
+		// The host's connections to published ports go through NAT
+		// until the next start attaches the redirection again.
+		close(m.redirectDone)
+		m.redirect.Close()
 	}
 	if m.fw != nil {
 		m.fw.close()
