@@ -141,6 +141,10 @@ func TestStandbyReusesShims(t *testing.T) {
 		c := newCtr(t, "echo", word)
 		c.opts.Standby = sb
 		c.opts.StateRoot = stateRoot
+		if i == 1 { // with a pty: its master and console socket go too
+			c.spec.Process.Terminal = true
+			c.opts.Tty = true
+		}
 		c.run()
 		st, err := c.c.State(ctx(t))
 		if err != nil {
