@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ctrd/ctrd/network"
+	"github.com/ctrd/ctrd/network/sockredirect"
 )
 
 // clientHost is a network namespace with its own veth to the host: the
@@ -354,6 +355,9 @@ func TestOrphanNetNSRemovedAtStart(t *testing.T) {
 // publishes the port, on the address it is published on, and never for a
 // container's own 127.0.0.1.
 func TestHostConnectionsRedirected(t *testing.T) {
+	if sockredirect.CgroupRoot() == "" {
+		t.Skip("no cgroup v2 hierarchy: the host reaches published ports through NAT")
+	}
 	d := busyboxDaemon(t)
 	www := filepath.Join(d.Root, "www")
 	os.MkdirAll(www, 0o755)
