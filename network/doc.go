@@ -24,6 +24,10 @@
 // ports work with no userland proxy, also from the host to 127.0.0.1: the
 // output chain DNATs them, route_localnet=1 on ctrd's bridges lets the
 // loopback source out, and a masquerade rewrites it to the bridge address.
+// Where cgroup v2 and BPF allow, the host's own connections skip all of that:
+// redirect.go has them sent straight to the container at connect() (package
+// sockredirect), and the rules serve the rest (other hosts, containers, and
+// the host while ctrd is stopped).
 //
 // User networks resolve container names through generated /etc/hosts
 // entries, rewritten in place in every running container of the network

@@ -29,7 +29,7 @@ import (
 // Redirector holds the program, its maps and its attachment; Close
 // detaches it.
 type Redirector struct {
-	ports  *ebpf.Map // portKey -> portValue
+	ports  *ebpf.Map // portKey -> the container's address and port
 	locals *ebpf.Map // the host's addresses (besides 127.0.0.0/8)
 	prog   *ebpf.Program
 	link   link.Link
