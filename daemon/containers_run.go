@@ -510,6 +510,16 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container, force, volum
 	}
 	c.mu.Lock()
 	release, err := d.removeLocked(c, volumes)
+	if err != nil && c.rec.State.Status == stateRemoving {
+		// Not removed: shown as it was (stopped, if it was killed
+		// for the removal), and removable again.
+		c.rec.State.Status = prev
+		if c.shim == nil && (prev == stateRunning || prev == statePaused || prev == stateRestarting) {
+			c.rec.State.Status = stateExited
+		}
+		_ = d.containers.save(&c.rec)
+		c.notifyLocked()
+	}
 	c.mu.Unlock()
 	if release != nil {
 		release()
