@@ -181,10 +181,12 @@ type Manager struct {
 
 	// redirect sends the host's connect() to published ports straight
 	// to the container (nil until a port is published, and where it
-	// cannot be attached); redirectDone stops its address updates.
-	redirect      *sockredirect.Redirector
-	redirectTried bool
-	redirectDone  chan struct{}
+	// cannot be attached); redirectDone stops its address updates, and
+	// redirectStopped is closed when they have stopped.
+	redirect        *sockredirect.Redirector
+	redirectTried   bool
+	redirectDone    chan struct{}
+	redirectStopped chan struct{}
 }
 
 // procSys is where sysctls are written, ipForwardPath the forwarding switch
@@ -311,6 +313,7 @@ func (m *Manager) Close() error {
 		// The host's connections to published ports go through NAT
 		// until the next start attaches the redirection again.
 		close(m.redirectDone)
+		<-m.redirectStopped
 		m.redirect.Close()
 	}
 	if m.fw != nil {

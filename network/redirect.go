@@ -42,8 +42,10 @@ func (m *Manager) startRedirect() {
 	}
 	m.redirect = r
 	m.refreshLocalAddrs()
+	m.redirectStopped = make(chan struct{})
 	go func() {
-		for range updates {
+		defer close(m.redirectStopped)
+		for range updates { // closed once redirectDone is
 			m.refreshLocalAddrs()
 		}
 	}()
