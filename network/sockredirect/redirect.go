@@ -16,13 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -257,20 +256,16 @@ func hostNetNSCookie() (uint64, error) {
 	return v, nil
 }
 
-// CgroupRoot is the mount point of the cgroup v2 hierarchy, or "" if none
-// is mounted.
+// CgroupRoot is the mount point of the cgroup v2 hierarchy (its root, not a
+// bind of a part of it), or "" if none is mounted.
 func CgroupRoot() string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup2"))
 	if err != nil {
 		return ""
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		// fields: ... mount point (4) ... "-" fstype source options
-		for i, x := range f {
-			if x == "-" && i+1 < len(f) && f[i+1] == "cgroup2" && len(f) > 4 && f[3] == "/" {
-				return f[4]
-			}
+	for _, m := range mounts {
+		if m.Root == "/" {
+			return m.Mountpoint
 		}
 	}
 	return ""
