@@ -45,8 +45,12 @@ func (m *Manager) startRedirect() {
 	m.redirectStopped = make(chan struct{})
 	go func() {
 		defer close(m.redirectStopped)
-		for range updates { // closed once redirectDone is
-			m.refreshLocalAddrs()
+		for u := range updates { // closed once redirectDone is
+			// IPv6 events (a link-local address on every new
+			// veth) change nothing here.
+			if u.LinkAddress.IP.To4() != nil {
+				m.refreshLocalAddrs()
+			}
 		}
 	}()
 }
