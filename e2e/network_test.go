@@ -103,6 +103,21 @@ func nftTable(t *testing.T, name string) string {
 	return string(out)
 }
 
+// runHTTPD runs a detached busybox httpd container (with ctr run flags
+// args) serving page as its index, from <d.Root>/www.
+func runHTTPD(t *testing.T, d *Daemon, page string, args ...string) {
+	t.Helper()
+	www := filepath.Join(d.Root, "www")
+	if err := os.MkdirAll(www, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := append(append([]string{"run", "-d"}, args...), "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	d.MustCtr(t, run...)
+}
+
 func TestPublishedPorts(t *testing.T) {
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("nft not installed")
@@ -117,12 +132,9 @@ func TestPublishedPorts(t *testing.T) {
 
 	d := busyboxDaemon(t)
 	client := newClientHost(t)
-	www := filepath.Join(d.Root, "www")
-	os.MkdirAll(www, 0o755)
-	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello-from-web\n"), 0o644)
 	port := freePort(t)
-	d.MustCtr(t, "run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
 	want := "hello-from-web\n"
+	runHTTPD(t, d, want, "--name", "web", "-p", fmt.Sprintf("%d:80", port))
 	waitFor(t, 5*time.Second, func() bool { s, _ := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port)); return s == want })
 	// From the host through a non-loopback address of its own.
 	if s, err := httpGet(fmt.Sprintf("http://%s:%d/", client.hostIP, port)); s != want {
@@ -148,7 +160,7 @@ func TestPublishedPorts(t *testing.T) {
 	}
 	// Bound to 127.0.0.1 only, and UDP.
 	lport := freePort(t)
-	d.MustCtr(t, "run", "-d", "--name", "local", "-p", fmt.Sprintf("127.0.0.1:%d:80/tcp", lport), "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	runHTTPD(t, d, want, "--name", "local", "-p", fmt.Sprintf("127.0.0.1:%d:80/tcp", lport))
 	waitFor(t, 5*time.Second, func() bool { s, _ := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", lport)); return s == want })
 	if s, _ := client.get(fmt.Sprintf("http://%s:%d/", client.hostIP, lport)); s == want {
 		t.Fatal("a port published on 127.0.0.1 answered another host")
@@ -276,10 +288,7 @@ func TestNetworkModesAndUserNetworks(t *testing.T) {
 	if ls := d.MustCtr(t, "network", "ls"); !strings.Contains(ls, netName) || !strings.Contains(ls, "bridge") {
 		t.Fatalf("network ls: %q", ls)
 	}
-	www := filepath.Join(d.Root, "www")
-	os.MkdirAll(www, 0o755)
-	os.WriteFile(filepath.Join(www, "index.html"), []byte("db-page\n"), 0o644)
-	d.MustCtr(t, "run", "-d", "--network", netName, "--name", "db", "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	runHTTPD(t, d, "db-page\n", "--network", netName, "--name", "db")
 	var got string
 	waitFor(t, 10*time.Second, func() bool {
 		got = d.Ctr("run", "--rm", "--network", netName, "busybox", "timeout", "3", "wget", "-q", "-O", "-", "http://db/").Stdout
@@ -359,11 +368,8 @@ func TestHostConnectionsRedirected(t *testing.T) {
 		t.Skip("no cgroup v2 hierarchy: the host reaches published ports through NAT")
 	}
 	d := busyboxDaemon(t)
-	www := filepath.Join(d.Root, "www")
-	os.MkdirAll(www, 0o755)
-	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello-from-web\n"), 0o644)
 	port := freePort(t)
-	d.MustCtr(t, "run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), "-v", www+":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	runHTTPD(t, d, "hello-from-web\n", "--name", "web", "-p", fmt.Sprintf("%d:80", port))
 	cip := d.MustCtr(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web")
 	local := fmt.Sprintf("127.0.0.1:%d", port)
 	waitFor(t, 5*time.Second, func() bool { s, _ := httpGet("http://" + local + "/"); return s == "hello-from-web\n" })
