@@ -101,12 +101,21 @@ type containerStore struct {
 	db *bolt.DB
 	mu sync.RWMutex
 	m  map[string]*container
-	// names maps a name (without "/") to an ID.
+	// names maps a name (without "/") to an ID, including the names of
+	// containers being recorded or renamed.
 	names map[string]string
+	// creating holds the containers whose records are being written
+	// (reserve): their names are taken and their images in use, but they
+	// are not found yet.
+	creating map[string]*container
 }
 
+// Lock order: a database write transaction may take mu (the image store
+// asks usingImage inside its own), so mu is never held while waiting for
+// one.
+
 func newContainerStore(db *bolt.DB) (*containerStore, error) {
-	s := &containerStore{db: db, m: map[string]*container{}, names: map[string]string{}}
+	s := &containerStore{db: db, m: map[string]*container{}, names: map[string]string{}, creating: map[string]*container{}}
 	err := db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketContainers)
 		if err != nil {
@@ -143,18 +152,47 @@ func (s *containerStore) save(rec *containerRecord) error {
 	})
 }
 
-// reserve records a new container, claiming its name atomically.
-func (s *containerStore) reserve(c *container) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id, ok := s.names[c.rec.Name]; ok {
-		return errdefs.Conflict(fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", c.rec.Name, id))
-	}
-	if err := s.save(&c.rec); err != nil {
+// reserve records a new container, claiming its name atomically. commit
+// runs the write transaction, in which put writes the container's record
+// (with the caller's own changes, such as its writable layer).
+func (s *containerStore) reserve(c *container, commit func(put func(tx *bolt.Tx) error) error) error {
+	b, err := json.Marshal(&c.rec)
+	if err != nil {
 		return err
 	}
-	s.add(c)
+	id, name := c.rec.ID, c.rec.Name
+	s.mu.Lock()
+	if holder, ok := s.names[name]; ok {
+		s.mu.Unlock()
+		return nameConflict(name, holder)
+	}
+	s.names[name] = id
+	s.creating[id] = c
+	s.mu.Unlock()
+
+	err = commit(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Put([]byte(id), b) })
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.creating, id)
+	if err != nil {
+		delete(s.names, name)
+		return err
+	}
+	s.m[id] = c
 	return nil
+}
+
+func nameConflict(name, holder string) error {
+	return errdefs.Conflict(fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, holder))
+}
+
+// nameTaken tells whether a container has (or is getting) name.
+func (s *containerStore) nameTaken(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.names[name]
+	return ok
 }
 
 // deleteTx deletes c's record in tx; once tx has committed, forget c.
@@ -176,22 +214,29 @@ func (s *containerStore) forget(c *container) {
 }
 
 func (s *containerStore) rename(c *container, name string) error {
+	id, old := c.rec.ID, c.rec.Name
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id, ok := s.names[name]; ok {
-		if id == c.rec.ID {
+	if holder, ok := s.names[name]; ok {
+		s.mu.Unlock()
+		if holder == id {
 			return errdefs.InvalidArgument(fmt.Errorf("Renaming a container with the same name as its current name"))
 		}
-		return errdefs.Conflict(fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, id))
+		return nameConflict(name, holder)
 	}
-	old := c.rec.Name
+	s.names[name] = id // claimed while the record is written
+	s.mu.Unlock()
+
 	c.rec.Name = name
-	if err := s.save(&c.rec); err != nil {
+	err := s.save(&c.rec)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
 		c.rec.Name = old
+		delete(s.names, name)
 		return err
 	}
 	delete(s.names, old)
-	s.names[name] = c.rec.ID
 	return nil
 }
 
@@ -200,8 +245,8 @@ func (s *containerStore) get(ref string) (*container, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	name := strings.TrimPrefix(ref, "/")
-	if id, ok := s.names[name]; ok {
-		return s.m[id], nil
+	if c := s.m[s.names[name]]; c != nil {
+		return c, nil
 	}
 	if c, ok := s.m[ref]; ok {
 		return c, nil
@@ -238,9 +283,11 @@ func (s *containerStore) list() []*container {
 func (s *containerStore) usingImage(id digest.Digest) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, c := range s.m {
-		if c.rec.Image == id {
-			return c.rec.ID
+	for _, m := range []map[string]*container{s.m, s.creating} {
+		for _, c := range m {
+			if c.rec.Image == id {
+				return c.rec.ID
+			}
 		}
 	}
 	return ""

@@ -15,6 +15,7 @@ import (
 	"github.com/ctrd/ctrd/restart"
 	"github.com/ctrd/ctrd/runtime/spec"
 	"github.com/sirupsen/logrus"
+	bolt "go.etcd.io/bbolt"
 )
 
 // createContainer validates a create request completely, then records the
@@ -81,7 +82,7 @@ func (d *Daemon) createContainer(ctx context.Context, name string, cc types.Crea
 		}
 	}
 	if c.rec.Name == "" {
-		c.rec.Name = generateName(func(n string) bool { _, err := d.containers.get(n); return err == nil })
+		c.rec.Name = generateName(d.containers.nameTaken)
 	}
 	if err := os.MkdirAll(d.containerDir(id), 0o710); err != nil {
 		return nil, nil, fmt.Errorf("create container directory: %w", err)
@@ -94,14 +95,6 @@ func (d *Daemon) createContainer(ctx context.Context, name string, cc types.Crea
 	if err := d.images.EnsureUnpacked(ctx, icfg); err != nil {
 		return nil, nil, fmt.Errorf("image %s: %w", img.ID.Encoded()[:12], err)
 	}
-	if _, err := d.images.Snapshotter().Prepare(id, images.ChainID(icfg), map[string]string{"container": id}); err != nil {
-		return nil, nil, fmt.Errorf("prepare writable layer: %w", err)
-	}
-	defer func() {
-		if retErr != nil {
-			_ = d.images.Snapshotter().Remove(id)
-		}
-	}()
 	anon, undoVolumes, err := d.createVolumes(mountSpecs)
 	if err != nil {
 		return nil, nil, err
@@ -114,7 +107,18 @@ func (d *Daemon) createContainer(ctx context.Context, name string, cc types.Crea
 	c.rec.MountSpecs = mountSpecs
 	c.rec.AnonymousVolumes = anon
 	c.rec.Mounts = d.mountPoints(mountSpecs)
-	if err := d.containers.reserve(c); err != nil {
+	// The container's record and its writable layer come in one commit.
+	// The layer of a --rm container is volatile: it goes with the
+	// container, and a crash of the machine removes both at the next
+	// start.
+	err = d.containers.reserve(c, func(put func(*bolt.Tx) error) error {
+		_, err := d.images.Snapshotter().PrepareWith(id, images.ChainID(icfg), map[string]string{"container": id}, cc.HostConfig.AutoRemove, put)
+		if err != nil {
+			return fmt.Errorf("prepare writable layer: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	logrus.WithFields(logrus.Fields{"container": id[:12], "name": c.rec.Name, "image": imageName}).Info("container created")

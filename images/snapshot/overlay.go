@@ -91,15 +91,27 @@ func (o *Overlay) Stat(key string) (Info, error) {
 // Prepare creates an active snapshot key on top of the committed snapshot
 // parent ("" for an empty base).
 func (o *Overlay) Prepare(key, parent string, labels map[string]string) ([]Mount, error) {
-	return o.create(KindActive, key, parent, labels)
+	return o.create(KindActive, key, parent, labels, false, nil)
+}
+
+// PrepareWith is Prepare with fn run in the same write transaction of the
+// snapshotter's database: the snapshot comes in one commit with the
+// caller's records (a container's), or neither does.
+//
+// A volatile snapshot is a writable layer thrown away with its container
+// (run --rm) and never kept across a crash of the machine: its new
+// directories are not synced to disk. If they are lost in such a crash,
+// Cleanup drops the record left without its directory.
+func (o *Overlay) PrepareWith(key, parent string, labels map[string]string, volatile bool, fn func(tx *bolt.Tx) error) ([]Mount, error) {
+	return o.create(KindActive, key, parent, labels, volatile, fn)
 }
 
 // View creates a read-only view key of the committed snapshot parent.
 func (o *Overlay) View(key, parent string, labels map[string]string) ([]Mount, error) {
-	return o.create(KindView, key, parent, labels)
+	return o.create(KindView, key, parent, labels, false, nil)
 }
 
-func (o *Overlay) create(kind Kind, key, parent string, labels map[string]string) (_ []Mount, retErr error) {
+func (o *Overlay) create(kind Kind, key, parent string, labels map[string]string, volatile bool, fn func(tx *bolt.Tx) error) (_ []Mount, retErr error) {
 	if key == "" {
 		return nil, errors.New("snapshot: empty key")
 	}
@@ -124,8 +136,10 @@ func (o *Overlay) create(kind Kind, key, parent string, labels map[string]string
 		return nil, fmt.Errorf("snapshot %q: %w", key, err)
 	}
 	// fs and work must be durable before the directory gets its final name.
-	if err := syncDir(tmp); err != nil {
-		return nil, fmt.Errorf("snapshot %q: %w", key, err)
+	if !volatile {
+		if err := syncDir(tmp); err != nil {
+			return nil, fmt.Errorf("snapshot %q: %w", key, err)
+		}
 	}
 
 	// 2. In one transaction: write the record, rename the directory into
@@ -183,6 +197,14 @@ func (o *Overlay) create(kind Kind, key, parent string, labels map[string]string
 			return fmt.Errorf("snapshot %q: %w", key, err)
 		}
 		final, tmp = dst, ""
+		if fn != nil {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		if volatile {
+			return nil
+		}
 		return syncDir(o.root)
 	})
 	if err != nil {

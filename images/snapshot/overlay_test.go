@@ -411,6 +411,81 @@ func TestRemoveWith(t *testing.T) {
 	})
 }
 
+// PrepareWith creates in one transaction with the caller's changes: when
+// they fail, nothing of the snapshot is left, not even its directory; when
+// they commit, the snapshot is whole. A volatile snapshot is the same but
+// for the syncs, and Cleanup drops one whose directory a crash lost.
+func TestPrepareWith(t *testing.T) {
+	for _, volatile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("volatile=%v", volatile), func(t *testing.T) {
+			e := newEnv(t)
+			o := e.o
+			if _, err := o.Prepare("base-tmp", "", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Commit("base", "base-tmp"); err != nil {
+				t.Fatal(err)
+			}
+			before := rootEntries(t, e.root)
+			callerFailed := errors.New("caller's own write failed")
+			if _, err := o.PrepareWith("c1", "base", nil, volatile, func(*bolt.Tx) error { return callerFailed }); !errors.Is(err, callerFailed) {
+				t.Fatalf("PrepareWith = %v, want the caller's error", err)
+			}
+			if _, err := o.Stat("c1"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Stat after a failed PrepareWith = %v", err)
+			}
+			if after := rootEntries(t, e.root); !slices.Equal(after, before) {
+				t.Fatalf("a failed PrepareWith left directories: %v, before %v", after, before)
+			}
+
+			mark := func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists([]byte("caller"))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte("k"), []byte("v"))
+			}
+			mounts, err := o.PrepareWith("c1", "base", map[string]string{"container": "x"}, volatile, mark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mounts) != 1 {
+				t.Fatalf("mounts = %+v", mounts)
+			}
+			info, err := o.Stat("c1")
+			if err != nil || info.Kind != KindActive || info.Parent != "base" || info.Labels["container"] != "x" {
+				t.Fatalf("Stat = %+v, %v", info, err)
+			}
+			up, err := o.UpperDir("c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(up, "f"), "data")
+			e.db.View(func(tx *bolt.Tx) error {
+				if b := tx.Bucket([]byte("caller")); b == nil || string(b.Get([]byte("k"))) != "v" {
+					t.Errorf("the caller's change was not committed with the snapshot")
+				}
+				return nil
+			})
+
+			// A crash of the machine lost the new directory: Cleanup
+			// drops the record it left.
+			if err := os.RemoveAll(filepath.Dir(up)); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.Stat("c1"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Stat of a snapshot without its directory after Cleanup = %v", err)
+			}
+			if _, err := o.Stat("base"); err != nil {
+				t.Fatalf("Cleanup dropped the parent: %v", err)
+			}
+		})
+	}
+}
+
 func TestCommitChildMovesInParentIndex(t *testing.T) {
 	e := newEnv(t)
 	o := e.o
