@@ -27,10 +27,6 @@ generate:
 		--go_out=api --go_opt=paths=source_relative \
 		--go-ttrpc_out=api --go-ttrpc_opt=paths=source_relative \
 		api/ctrd.proto api/containers.proto api/build.proto
-	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I api/shim -I /usr/include \
-		--go_out=api/shim --go_opt=paths=source_relative \
-		--go-ttrpc_out=api/shim --go-ttrpc_opt=paths=source_relative \
-		api/shim/shim.proto
 
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...

@@ -42,7 +42,7 @@ func Listen(path string) (*net.UnixListener, error) {
 }
 
 // DialSocket connects to the unix socket path (any length, see Listen).
-// It is the raw connection, for any protocol (the shim's ttrpc API too).
+// It is the raw connection, for any protocol (the shim's API too).
 func DialSocket(ctx context.Context, path string) (*net.UnixConn, error) {
 	var c net.Conn
 	err := withShortPath(path, func(p string) error {

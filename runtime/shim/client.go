@@ -15,20 +15,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/ttrpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	shimapi "github.com/ctrd/ctrd/api/shim"
 	"github.com/ctrd/ctrd/runtime/attach"
+	"github.com/ctrd/ctrd/runtime/shim/rpc"
 )
 
 // Client talks to one container's shim. It is safe for concurrent use;
 // calls such as Wait may block while others proceed.
 type Client struct {
 	bundle string
-	tc     *ttrpc.Client
-	api    shimapi.ShimService
+	rc     *rpc.Client
 }
 
 // Start spawns the shim for a container, which creates the container (its
@@ -226,67 +221,59 @@ func Connect(ctx context.Context, bundle string) (*Client, error) {
 }
 
 func newClient(bundle string, conn net.Conn) *Client {
-	tc := ttrpc.NewClient(conn)
-	return &Client{bundle: bundle, tc: tc, api: shimapi.NewShimClient(tc)}
+	return &Client{bundle: bundle, rc: rpc.NewClient(conn)}
 }
 
 // Close closes the connection; the shim and container keep running.
 func (c *Client) Close() error {
-	return c.tc.Close()
+	return c.rc.Close()
 }
 
 // Bundle is the container's bundle directory.
 func (c *Client) Bundle() string { return c.bundle }
 
-// fromRPC turns wire errors back into this package's errors.
-func (c *Client) fromRPC(err error) error {
+// call makes one call of the shim's API and turns its errors back into
+// this package's.
+func (c *Client) call(ctx context.Context, method string, params, result any) error {
+	err := c.rc.Call(ctx, method, params, result)
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ttrpc.ErrClosed) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+	if errors.Is(err, rpc.ErrClosed) {
 		return fmt.Errorf("%w: %v", ErrShimGone, err)
 	}
-	s, ok := status.FromError(err)
-	if !ok {
-		return err
+	var e *rpc.Error
+	if !errors.As(err, &e) {
+		return err // the caller's context
 	}
-	switch s.Code() {
-	case codes.NotFound:
-		return fmt.Errorf("%w: %s", ErrNotFound, s.Message())
-	case codes.AlreadyExists:
-		return fmt.Errorf("%w: %s", ErrAlreadyExists, s.Message())
-	case codes.FailedPrecondition:
-		if s.Message() == ErrNotRunning.Error() {
-			return ErrNotRunning
-		}
-		return fmt.Errorf("%w: %s", ErrState, strings.TrimPrefix(s.Message(), ErrState.Error()+": "))
-	case codes.Aborted:
-		return newStartError(s.Message())
-	case codes.Canceled:
+	switch e.Code {
+	case codeNotFound:
+		return fmt.Errorf("%w: %s", ErrNotFound, e.Message)
+	case codeAlreadyExists:
+		return fmt.Errorf("%w: %s", ErrAlreadyExists, e.Message)
+	case codeNotRunning:
+		return ErrNotRunning
+	case codeState:
+		return fmt.Errorf("%w: %s", ErrState, e.Message)
+	case codeStart:
+		return newStartError(e.Message)
+	case rpc.CodeCanceled:
 		return context.Canceled
-	case codes.DeadlineExceeded:
+	case rpc.CodeDeadlineExceeded:
 		return context.DeadlineExceeded
 	}
-	return errors.New(s.Message())
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
+	return errors.New(e.Message)
 }
 
 // Start executes the user's program in the created container and returns
 // its pid. Attach first (AttachSocketPath) to see its output from the first
 // byte.
 func (c *Client) Start(ctx context.Context) (int, error) {
-	r, err := c.api.Start(ctx, &shimapi.StartRequest{})
-	if err != nil {
-		return 0, c.fromRPC(err)
+	var r startReply
+	if err := c.call(ctx, methodStart, processRequest{}, &r); err != nil {
+		return 0, err
 	}
-	return int(r.Pid), nil
+	return r.Pid, nil
 }
 
 // State of the container's init process.
@@ -310,8 +297,7 @@ func (c *Client) Wait(ctx context.Context) (ExitStatus, error) {
 // Kill signals the init process, or with all every process of the
 // container.
 func (c *Client) Kill(ctx context.Context, sig syscall.Signal, all bool) error {
-	_, err := c.api.Kill(ctx, &shimapi.KillRequest{Signal: uint32(sig), All: all})
-	return c.fromRPC(err)
+	return c.call(ctx, methodKill, killRequest{Signal: int(sig), All: all}, nil)
 }
 
 // Resize sets the size of the init process's pty.
@@ -321,31 +307,24 @@ func (c *Client) Resize(ctx context.Context, width, height uint32) error {
 
 // CloseStdin closes the init process's stdin pipe.
 func (c *Client) CloseStdin(ctx context.Context) error {
-	_, err := c.api.CloseStdin(ctx, &shimapi.CloseStdinRequest{})
-	return c.fromRPC(err)
+	return c.CloseExecStdin(ctx, "")
 }
 
 // Pause freezes every process of the container (freezer cgroup).
 func (c *Client) Pause(ctx context.Context) error {
-	_, err := c.api.Pause(ctx, &shimapi.Empty{})
-	return c.fromRPC(err)
+	return c.call(ctx, methodPause, nil, nil)
 }
 
 // Resume thaws a paused container.
 func (c *Client) Resume(ctx context.Context) error {
-	_, err := c.api.Resume(ctx, &shimapi.Empty{})
-	return c.fromRPC(err)
+	return c.call(ctx, methodResume, nil, nil)
 }
 
 // Pids lists the host pids of the container's processes.
 func (c *Client) Pids(ctx context.Context) ([]int, error) {
-	r, err := c.api.Pids(ctx, &shimapi.Empty{})
-	if err != nil {
-		return nil, c.fromRPC(err)
-	}
-	pids := make([]int, len(r.Pids))
-	for i, p := range r.Pids {
-		pids[i] = int(p)
+	var pids []int
+	if err := c.call(ctx, methodPids, nil, &pids); err != nil {
+		return nil, err
 	}
 	return pids, nil
 }
@@ -354,16 +333,16 @@ func (c *Client) Pids(ctx context.Context) ([]int, error) {
 // libcontainer state) and makes the shim exit. It returns the init
 // process's exit status. The Client is closed.
 func (c *Client) Delete(ctx context.Context) (ExitStatus, error) {
-	r, err := c.api.Delete(ctx, &shimapi.DeleteRequest{})
-	if err != nil {
-		return ExitStatus{}, c.fromRPC(err)
+	var st ExitStatus
+	if err := c.call(ctx, methodDelete, processRequest{}, &st); err != nil {
+		return ExitStatus{}, err
 	}
 	// The shim exits on its own once this connection is closed. It is
 	// not waited for: it holds nothing of the container any more (the
 	// cgroups and libcontainer's state are gone, the rootfs mount is the
 	// caller's), so the caller may unmount and remove the bundle now.
 	c.Close()
-	return ExitStatus{Code: int(r.ExitCode), ExitedAt: fromUnixNano(r.ExitedAtUnixNano), Error: r.Error}, nil
+	return st, nil
 }
 
 // Exec registers a process to run in the running container and opens its
@@ -372,12 +351,7 @@ func (c *Client) Exec(ctx context.Context, o ExecOptions) error {
 	if o.Process == nil {
 		return errors.New("exec: no process")
 	}
-	b, err := json.Marshal(o.Process)
-	if err != nil {
-		return err
-	}
-	_, err = c.api.Exec(ctx, &shimapi.ExecRequest{ExecId: o.ID, Process: b, Tty: o.Tty, Stdin: o.Stdin})
-	return c.fromRPC(err)
+	return c.call(ctx, methodExec, execRequest{ExecID: o.ID, Process: o.Process, Tty: o.Tty, Stdin: o.Stdin}, nil)
 }
 
 // StartExec runs a registered exec process and returns its pid. A failure
@@ -386,41 +360,29 @@ func (c *Client) StartExec(ctx context.Context, execID string) (int, error) {
 	if execID == "" {
 		return 0, errors.New("exec id required")
 	}
-	r, err := c.api.Start(ctx, &shimapi.StartRequest{ExecId: execID})
-	if err != nil {
-		return 0, c.fromRPC(err)
+	var r startReply
+	if err := c.call(ctx, methodStart, processRequest{ExecID: execID}, &r); err != nil {
+		return 0, err
 	}
-	return int(r.Pid), nil
+	return r.Pid, nil
 }
 
 // ExecState is the state of an exec process ("" for init).
 func (c *Client) ExecState(ctx context.Context, execID string) (State, error) {
-	r, err := c.api.State(ctx, &shimapi.StateRequest{ExecId: execID})
-	if err != nil {
-		return State{}, c.fromRPC(err)
+	var st State
+	if err := c.call(ctx, methodState, processRequest{ExecID: execID}, &st); err != nil {
+		return State{}, err
 	}
-	return State{
-		ID:           r.Id,
-		ExecID:       r.ExecId,
-		Pid:          int(r.Pid),
-		Status:       Status(r.Status),
-		ExitCode:     int(r.ExitCode),
-		StartedAt:    fromUnixNano(r.StartedAtUnixNano),
-		ExitedAt:     fromUnixNano(r.ExitedAtUnixNano),
-		Tty:          r.Tty,
-		Stdin:        r.Stdin,
-		ShimPid:      int(r.ShimPid),
-		AttachSocket: r.AttachSocket,
-	}, nil
+	return st, nil
 }
 
 // WaitExec blocks until an exec process ("" for init) exited.
 func (c *Client) WaitExec(ctx context.Context, execID string) (ExitStatus, error) {
-	r, err := c.api.Wait(ctx, &shimapi.WaitRequest{ExecId: execID})
-	if err != nil {
-		return ExitStatus{}, c.fromRPC(err)
+	var st ExitStatus
+	if err := c.call(ctx, methodWait, processRequest{ExecID: execID}, &st); err != nil {
+		return ExitStatus{}, err
 	}
-	return ExitStatus{Code: int(r.ExitCode), ExitedAt: fromUnixNano(r.ExitedAtUnixNano), Error: r.Error}, nil
+	return st, nil
 }
 
 // KillExec signals an exec process.
@@ -428,20 +390,17 @@ func (c *Client) KillExec(ctx context.Context, execID string, sig syscall.Signal
 	if execID == "" {
 		return errors.New("exec id required")
 	}
-	_, err := c.api.Kill(ctx, &shimapi.KillRequest{ExecId: execID, Signal: uint32(sig)})
-	return c.fromRPC(err)
+	return c.call(ctx, methodKill, killRequest{ExecID: execID, Signal: int(sig)}, nil)
 }
 
 // ResizeExec sets the pty size of an exec process ("" for init).
 func (c *Client) ResizeExec(ctx context.Context, execID string, width, height uint32) error {
-	_, err := c.api.Resize(ctx, &shimapi.ResizeRequest{ExecId: execID, Width: width, Height: height})
-	return c.fromRPC(err)
+	return c.call(ctx, methodResize, resizeRequest{ExecID: execID, Width: width, Height: height}, nil)
 }
 
 // CloseExecStdin closes an exec process's stdin pipe.
 func (c *Client) CloseExecStdin(ctx context.Context, execID string) error {
-	_, err := c.api.CloseStdin(ctx, &shimapi.CloseStdinRequest{ExecId: execID})
-	return c.fromRPC(err)
+	return c.call(ctx, methodCloseStdin, processRequest{ExecID: execID}, nil)
 }
 
 // DeleteExec forgets an exited (or never started) exec process and
@@ -450,9 +409,9 @@ func (c *Client) DeleteExec(ctx context.Context, execID string) (ExitStatus, err
 	if execID == "" {
 		return ExitStatus{}, errors.New("exec id required")
 	}
-	r, err := c.api.Delete(ctx, &shimapi.DeleteRequest{ExecId: execID})
-	if err != nil {
-		return ExitStatus{}, c.fromRPC(err)
+	var st ExitStatus
+	if err := c.call(ctx, methodDelete, processRequest{ExecID: execID}, &st); err != nil {
+		return ExitStatus{}, err
 	}
-	return ExitStatus{Code: int(r.ExitCode), ExitedAt: fromUnixNano(r.ExitedAtUnixNano), Error: r.Error}, nil
+	return st, nil
 }

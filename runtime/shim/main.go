@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -17,14 +16,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/containerd/ttrpc"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	shimapi "github.com/ctrd/ctrd/api/shim"
 	"github.com/ctrd/ctrd/runtime/attach"
+	"github.com/ctrd/ctrd/runtime/shim/rpc"
 
 	// The shim creates containers: cgroup device rules and nsenter (for
 	// the "init" re-exec of the same binary) must be linked in.
@@ -240,7 +238,7 @@ type shim struct {
 	c                     *libcontainer.Container
 	init                  *process
 	reaper                *reaper
-	srv                   *ttrpc.Server
+	srv                   *rpc.Server
 	ln                    *trackingListener
 
 	mu       sync.Mutex
@@ -341,10 +339,7 @@ func (s *shim) serve() error {
 	if err := s.init.listen(); err != nil {
 		return err
 	}
-	srv, err := ttrpc.NewServer()
-	if err != nil {
-		return err
-	}
+	srv := rpc.NewServer((&service{s: s}).handle)
 	ln, err := attach.Listen(SocketPath(s.bundle))
 	if err != nil {
 		s.init.closeAttach()
@@ -352,9 +347,8 @@ func (s *shim) serve() error {
 	}
 	tl := &trackingListener{UnixListener: ln, idle: make(chan struct{})}
 	s.srv, s.ln = srv, tl
-	shimapi.RegisterShimService(srv, &service{s: s})
 	go func() {
-		if err := srv.Serve(context.Background(), tl); err != nil && !errors.Is(err, ttrpc.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := srv.Serve(tl); err != nil && !errors.Is(err, rpc.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			logf("serve: %v", err)
 		}
 	}()
@@ -398,7 +392,7 @@ func (s *shim) destroy() error {
 
 // shutdown stops serving and lets Main return, once the clients closed
 // their connections (Client.Delete does right after the reply) or after
-// a grace period. (ttrpc's Server.Shutdown may drop a reply being sent.)
+// a grace period: closing the server may drop a reply being sent.
 func (s *shim) shutdown() {
 	s.ln.Close()
 	select {

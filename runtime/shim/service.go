@@ -4,45 +4,68 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	shimapi "github.com/ctrd/ctrd/api/shim"
+	"github.com/ctrd/ctrd/runtime/shim/rpc"
 )
 
 // deleteTimeout bounds how long Delete waits for a killed init to exit.
 const deleteTimeout = 10 * time.Second
 
-// service implements the ttrpc API.
+// service implements the shim's API (api.go).
 type service struct {
 	s *shim
 }
 
-var empty = &shimapi.Empty{}
+// handle is the rpc.Handler of the API.
+func (v *service) handle(ctx context.Context, method string, params json.RawMessage) (any, error) {
+	switch method {
+	case methodState:
+		return request(params, func(r processRequest) (any, error) { return v.State(r.ExecID) })
+	case methodStart:
+		return request(params, func(r processRequest) (any, error) { return v.Start(r.ExecID) })
+	case methodWait:
+		return request(params, func(r processRequest) (any, error) { return v.Wait(ctx, r.ExecID) })
+	case methodKill:
+		return request(params, func(r killRequest) (any, error) { return nil, v.Kill(r) })
+	case methodResize:
+		return request(params, func(r resizeRequest) (any, error) { return nil, v.Resize(r) })
+	case methodCloseStdin:
+		return request(params, func(r processRequest) (any, error) { return nil, v.CloseStdin(r.ExecID) })
+	case methodPause:
+		return nil, v.Pause()
+	case methodResume:
+		return nil, v.Resume()
+	case methodPids:
+		return v.Pids()
+	case methodExec:
+		return request(params, func(r execRequest) (any, error) { return nil, v.Exec(r) })
+	case methodDelete:
+		return request(params, func(r processRequest) (any, error) { return v.Delete(r.ExecID) })
+	}
+	return nil, rpc.Errorf(codeInvalid, "no method %q", method)
+}
 
-// Errors on the wire: sentinel errors travel as status codes.
+// Errors on the wire: sentinel errors travel as codes.
 func errNotFound(id string) error {
-	return status.Errorf(codes.NotFound, "exec %q: %v", id, ErrNotFound)
+	return rpc.Errorf(codeNotFound, "exec %q: %v", id, ErrNotFound)
 }
 
 func errState(format string, args ...any) error {
-	return status.Errorf(codes.FailedPrecondition, "%v: %s", ErrState, fmt.Sprintf(format, args...))
+	return rpc.Errorf(codeState, format, args...)
 }
 
 func errNotRunning() error {
-	return status.Error(codes.FailedPrecondition, ErrNotRunning.Error())
+	return rpc.Errorf(codeNotRunning, "%v", ErrNotRunning)
 }
 
 func errStart(err error) error {
-	return status.Error(codes.Aborted, err.Error())
+	return rpc.Errorf(codeStart, "%v", err)
 }
 
 func (v *service) proc(execID string) (*process, error) {
@@ -58,17 +81,10 @@ func (v *service) proc(execID string) (*process, error) {
 	return p, nil
 }
 
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func (v *service) State(ctx context.Context, r *shimapi.StateRequest) (*shimapi.StateResponse, error) {
-	p, err := v.proc(r.ExecId)
+func (v *service) State(execID string) (State, error) {
+	p, err := v.proc(execID)
 	if err != nil {
-		return nil, err
+		return State{}, err
 	}
 	st := p.state()
 	if p.id == "" && st.Status == Running {
@@ -76,19 +92,7 @@ func (v *service) State(ctx context.Context, r *shimapi.StateRequest) (*shimapi.
 			st.Status = Paused
 		}
 	}
-	return &shimapi.StateResponse{
-		Id:                v.s.id,
-		ExecId:            st.ExecID,
-		Pid:               uint32(st.Pid),
-		Status:            string(st.Status),
-		ExitCode:          int32(st.ExitCode),
-		StartedAtUnixNano: unixNano(st.StartedAt),
-		ExitedAtUnixNano:  unixNano(st.ExitedAt),
-		Tty:               st.Tty,
-		Stdin:             st.Stdin,
-		ShimPid:           uint32(st.ShimPid),
-		AttachSocket:      st.AttachSocket,
-	}, nil
+	return st, nil
 }
 
 // claimStart moves a created process to running, once.
@@ -102,17 +106,17 @@ func (p *process) claimStart() bool {
 	return true
 }
 
-func (v *service) Start(ctx context.Context, r *shimapi.StartRequest) (*shimapi.StartResponse, error) {
-	p, err := v.proc(r.ExecId)
+func (v *service) Start(execID string) (startReply, error) {
+	p, err := v.proc(execID)
 	if err != nil {
-		return nil, err
+		return startReply{}, err
 	}
 	if !p.claimStart() {
-		return nil, errState("process already started")
+		return startReply{}, errState("process already started")
 	}
 	if p.id == "" {
 		if err := v.s.c.Exec(); err != nil {
-			return nil, errStart(err)
+			return startReply{}, errStart(err)
 		}
 	} else {
 		err := v.s.reaper.spawn(func() (int, error) {
@@ -125,11 +129,11 @@ func (v *service) Start(ctx context.Context, r *shimapi.StartRequest) (*shimapi.
 		if err != nil {
 			se := newStartError(err.Error())
 			p.fail(se.ExitCode, se.Msg)
-			return nil, errStart(se)
+			return startReply{}, errStart(se)
 		}
 		if err := p.started(); err != nil {
 			_ = p.lp.Signal(unix.SIGKILL)
-			return nil, err
+			return startReply{}, err
 		}
 	}
 	p.mu.Lock()
@@ -138,46 +142,49 @@ func (v *service) Start(ctx context.Context, r *shimapi.StartRequest) (*shimapi.
 	}
 	pid := p.pid
 	p.mu.Unlock()
-	return &shimapi.StartResponse{Pid: uint32(pid)}, nil
+	return startReply{Pid: pid}, nil
 }
 
-func (v *service) Wait(ctx context.Context, r *shimapi.WaitRequest) (*shimapi.WaitResponse, error) {
-	p, err := v.proc(r.ExecId)
+func (v *service) Wait(ctx context.Context, execID string) (ExitStatus, error) {
+	p, err := v.proc(execID)
 	if err != nil {
-		return nil, err
+		return ExitStatus{}, err
 	}
 	select {
 	case <-p.exited:
 	case <-ctx.Done():
-		return nil, status.FromContextError(ctx.Err()).Err()
+		return ExitStatus{}, ctx.Err()
 	}
-	st := p.state()
-	p.mu.Lock()
-	msg := p.exitErr
-	p.mu.Unlock()
-	return &shimapi.WaitResponse{ExitCode: int32(st.ExitCode), ExitedAtUnixNano: unixNano(st.ExitedAt), Error: msg}, nil
+	return exitStatus(p), nil
 }
 
-func (v *service) Kill(ctx context.Context, r *shimapi.KillRequest) (*shimapi.Empty, error) {
-	p, err := v.proc(r.ExecId)
+// exitStatus is how p, which has exited, ended.
+func exitStatus(p *process) ExitStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return ExitStatus{Code: p.exitCode, ExitedAt: p.exitedAt, Error: p.exitErr}
+}
+
+func (v *service) Kill(r killRequest) error {
+	p, err := v.proc(r.ExecID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sig := unix.Signal(r.Signal)
 	if sig <= 0 || sig > 64 {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid signal %d", r.Signal)
+		return rpc.Errorf(codeInvalid, "invalid signal %d", r.Signal)
 	}
 	if r.All {
 		if p.id != "" {
-			return nil, status.Error(codes.InvalidArgument, "all applies to the container's init only")
+			return rpc.Errorf(codeInvalid, "all applies to the container's init only")
 		}
-		return empty, v.s.signalAll(sig)
+		return v.s.signalAll(sig)
 	}
 	p.mu.Lock()
 	st := p.status
 	p.mu.Unlock()
 	if st == Stopped || p.pid == 0 {
-		return nil, errNotRunning()
+		return errNotRunning()
 	}
 	if p.id == "" {
 		err = v.s.c.Signal(sig)
@@ -186,11 +193,11 @@ func (v *service) Kill(ctx context.Context, r *shimapi.KillRequest) (*shimapi.Em
 	}
 	if err != nil {
 		if errors.Is(err, libcontainer.ErrNotRunning) || errors.Is(err, os.ErrProcessDone) {
-			return nil, errNotRunning()
+			return errNotRunning()
 		}
-		return nil, err
+		return err
 	}
-	return empty, nil
+	return nil
 }
 
 // signalAll signals every process in the container's cgroup.
@@ -213,125 +220,116 @@ func (s *shim) signalAll(sig unix.Signal) error {
 	return nil
 }
 
-func (v *service) Resize(ctx context.Context, r *shimapi.ResizeRequest) (*shimapi.Empty, error) {
-	p, err := v.proc(r.ExecId)
+func (v *service) Resize(r resizeRequest) error {
+	p, err := v.proc(r.ExecID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !p.tty {
-		return nil, errState("process has no tty")
+		return errState("process has no tty")
 	}
 	if err := p.resize(r.Width, r.Height); err != nil {
 		if errors.Is(err, ErrState) || errors.Is(err, os.ErrClosed) {
-			return nil, errNotRunning()
+			return errNotRunning()
 		}
-		return nil, err
+		return err
 	}
-	return empty, nil
+	return nil
 }
 
-func (v *service) CloseStdin(ctx context.Context, r *shimapi.CloseStdinRequest) (*shimapi.Empty, error) {
-	p, err := v.proc(r.ExecId)
+func (v *service) CloseStdin(execID string) error {
+	p, err := v.proc(execID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.closeStdin()
-	return empty, nil
+	return nil
 }
 
-func (v *service) Pause(ctx context.Context, _ *shimapi.Empty) (*shimapi.Empty, error) {
+func (v *service) Pause() error {
 	if err := v.s.c.Pause(); err != nil {
 		if errors.Is(err, libcontainer.ErrNotRunning) {
-			return nil, errNotRunning()
+			return errNotRunning()
 		}
-		return nil, err
+		return err
 	}
-	return empty, nil
+	return nil
 }
 
-func (v *service) Resume(ctx context.Context, _ *shimapi.Empty) (*shimapi.Empty, error) {
+func (v *service) Resume() error {
 	if err := v.s.c.Resume(); err != nil {
 		if errors.Is(err, libcontainer.ErrNotPaused) {
-			return nil, errState("container is not paused")
+			return errState("container is not paused")
 		}
-		return nil, err
+		return err
 	}
-	return empty, nil
+	return nil
 }
 
-func (v *service) Pids(ctx context.Context, _ *shimapi.Empty) (*shimapi.PidsResponse, error) {
-	pids, err := v.s.c.Processes()
-	if err != nil {
-		return nil, err
-	}
-	r := &shimapi.PidsResponse{Pids: make([]uint32, len(pids))}
-	for i, p := range pids {
-		r.Pids[i] = uint32(p)
-	}
-	return r, nil
+func (v *service) Pids() ([]int, error) {
+	return v.s.c.Processes()
 }
 
-func (v *service) Exec(ctx context.Context, r *shimapi.ExecRequest) (*shimapi.Empty, error) {
-	if err := validID(r.ExecId); err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+func (v *service) Exec(r execRequest) error {
+	if err := validID(r.ExecID); err != nil {
+		return rpc.Errorf(codeInvalid, "%v", err)
 	}
-	var sp specs.Process
-	if err := json.Unmarshal(r.Process, &sp); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "process: %v", err)
+	if r.Process == nil {
+		return rpc.Errorf(codeInvalid, "exec %q: no process", r.ExecID)
 	}
 	s := v.s
 	if st := s.init.state().Status; st != Running {
-		return nil, errState("container is %s", st)
+		return errState("container is %s", st)
 	}
 	if cs, err := s.c.Status(); err == nil && cs == libcontainer.Paused {
-		return nil, errState("container is paused")
+		return errState("container is paused")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.deleting {
-		return nil, errState("container is being deleted")
+		return errState("container is being deleted")
 	}
 	// Again under s.mu: once the init is stopped, destroyStopped may be
 	// destroying the container.
 	if st := s.init.state().Status; st != Running {
-		return nil, errState("container is %s", st)
+		return errState("container is %s", st)
 	}
-	if _, ok := s.execs[r.ExecId]; ok {
-		return nil, status.Errorf(codes.AlreadyExists, "exec %q: %v", r.ExecId, ErrAlreadyExists)
+	if _, ok := s.execs[r.ExecID]; ok {
+		return rpc.Errorf(codeAlreadyExists, "exec %q: %v", r.ExecID, ErrAlreadyExists)
 	}
-	p, err := newProcess(s, r.ExecId, &sp, r.Tty, r.Stdin)
+	p, err := newProcess(s, r.ExecID, r.Process, r.Tty, r.Stdin)
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return rpc.Errorf(codeInvalid, "%v", err)
 	}
 	if err := p.listen(); err != nil {
 		p.closeFiles()
-		return nil, err
+		return err
 	}
-	s.execs[r.ExecId] = p
-	return empty, nil
+	s.execs[r.ExecID] = p
+	return nil
 }
 
-func (v *service) Delete(ctx context.Context, r *shimapi.DeleteRequest) (*shimapi.DeleteResponse, error) {
+func (v *service) Delete(execID string) (ExitStatus, error) {
 	s := v.s
-	if r.ExecId != "" {
-		p, err := v.proc(r.ExecId)
+	if execID != "" {
+		p, err := v.proc(execID)
 		if err != nil {
-			return nil, err
+			return ExitStatus{}, err
 		}
 		p.mu.Lock()
 		st := p.status
 		p.mu.Unlock()
 		if st == Running {
-			return nil, errState("exec %q is running", r.ExecId)
+			return ExitStatus{}, errState("exec %q is running", execID)
 		}
 		if st == Created {
 			p.fail(255, "deleted before start")
 		}
 		s.mu.Lock()
-		delete(s.execs, r.ExecId)
+		delete(s.execs, execID)
 		s.mu.Unlock()
 		p.closeAttach()
-		return deleteResponse(p), nil
+		return exitStatus(p), nil
 	}
 
 	s.mu.Lock()
@@ -351,7 +349,7 @@ func (v *service) Delete(ctx context.Context, r *shimapi.DeleteRequest) (*shimap
 		select {
 		case <-p.exited:
 		case <-time.After(deleteTimeout):
-			return nil, status.Error(codes.DeadlineExceeded, "container did not exit after SIGKILL")
+			return ExitStatus{}, rpc.Errorf(rpc.CodeDeadlineExceeded, "container did not exit after SIGKILL")
 		}
 	}
 	for _, e := range execs {
@@ -369,24 +367,11 @@ func (v *service) Delete(ctx context.Context, r *shimapi.DeleteRequest) (*shimap
 		e.closeAttach()
 	}
 	if err := s.destroyContainer(); err != nil {
-		return nil, err
+		return ExitStatus{}, err
 	}
 	p.closeAttach()
 	os.Remove(SocketPath(s.bundle))
 	os.Remove(filepath.Join(s.bundle, pidFileName))
 	go s.shutdown()
-	return deleteResponse(p), nil
+	return exitStatus(p), nil
 }
-
-func deleteResponse(p *process) *shimapi.DeleteResponse {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return &shimapi.DeleteResponse{
-		Pid:              uint32(p.pid),
-		ExitCode:         int32(p.exitCode),
-		ExitedAtUnixNano: unixNano(p.exitedAt),
-		Error:            p.exitErr,
-	}
-}
-
-var _ shimapi.ShimService = (*service)(nil)

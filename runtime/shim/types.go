@@ -4,8 +4,9 @@
 // "<ctrd> shim ..." (Start), which creates the container with libcontainer,
 // stays its parent, owns its stdio (a pty or pipes), writes its json-file
 // log, records its exit status durably in <bundle>/exit.json, and serves a
-// small ttrpc API (api/shim) on <bundle>/shim.sock. The shim runs in its own
-// session, so ctrd may exit or crash and reconnect later (Connect).
+// small API (api.go, carried by runtime/shim/rpc) on <bundle>/shim.sock.
+// The shim runs in its own session, so ctrd may exit or crash and
+// reconnect later (Connect).
 //
 // Process stdio is not proxied through ctrd: each process has an attach
 // socket (<bundle>/attach.sock for init, <bundle>/exec-<id>.sock for an
@@ -34,7 +35,7 @@ const (
 	configFileName = "config.json"
 )
 
-// SocketPath is the shim's ttrpc socket for a bundle.
+// SocketPath is the shim's API socket for a bundle.
 func SocketPath(bundle string) string { return filepath.Join(bundle, socketName) }
 
 // AttachSocketPath is the attach socket (runtime/attach) of the container's
