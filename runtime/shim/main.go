@@ -371,7 +371,13 @@ func (s *shim) destroyStopped() {
 	busy := len(s.execs) > 0 || s.deleting
 	s.mu.Unlock()
 	if !busy {
-		go s.destroyContainer()
+		go func() {
+			// The exit's replies (to Wait, to the attached clients)
+			// are ready to run and go first: with the shim's one P, a
+			// new goroutine would otherwise run before them.
+			runtime.Gosched()
+			s.destroyContainer()
+		}()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,11 +39,23 @@ func newReaper() *reaper {
 	signal.Notify(ch, unix.SIGCHLD)
 	go func() {
 		for range ch {
+			time.Sleep(sweepDelay)
+			for len(ch) > 0 {
+				<-ch // covered by this sweep
+			}
 			r.sweep()
 		}
 	}()
 	return r
 }
+
+// sweepDelay is how long after a SIGCHLD the sweep runs. Not at once: at a
+// container's exit, the shim reports the exit to ctrd and to the attached
+// clients first, and the sweep (which reads a file per thread of the shim)
+// would hold that up. Only orphans of a container sharing the host's pid
+// namespace are ever reaped here, and a zombie waiting that long costs
+// nothing.
+const sweepDelay = 20 * time.Millisecond
 
 // spawn runs fn (a libcontainer call that forks) with sweeping suspended;
 // fn returns the pid to keep away from the sweeper (0 for none).
