@@ -51,23 +51,31 @@ PY
 	bin/ctr rm -f "$id" >/dev/null
 fi
 
-# ctr and runc take turns, run by run (which goes first alternates), so
-# that both see the same machine: its speed drifts by 10-20 % here over a
-# minute.
+if [ "$WITH_DOCKER" = 1 ]; then
+	bench_dockerd
+	docker run --rm --network none busybox true # warm up
+fi
+
+# ctr, runc and docker take turns, run by run (which goes first rotates),
+# so that all see the same machine: its speed drifts by 10-20 % here over
+# a minute.
 printf '%-44s %s\n' "measure" "value"
 : >"$W/ctr.times"
 : >"$W/runc.times"
+: >"$W/docker.times"
+whos=(ctr)
+[ -f "$W/bundle/config.json" ] && whos+=(runc)
+[ "$WITH_DOCKER" = 1 ] && whos+=(docker)
 for i in $(seq "$N"); do
-	for who in $( ((i % 2)) && echo ctr runc || echo runc ctr); do
-		if [ "$who" = ctr ]; then
-			s=$EPOCHREALTIME
-			bin/ctr run --rm busybox true
-			since "$s" >>"$W/ctr.times"
-		elif [ -f "$W/bundle/config.json" ]; then
-			s=$EPOCHREALTIME
-			runc --root "$W/runc" run -b "$W/bundle" "b$i" >/dev/null
-			since "$s" >>"$W/runc.times"
-		fi
+	for k in $(seq 0 $((${#whos[@]} - 1))); do
+		who=${whos[$(((i + k) % ${#whos[@]}))]}
+		s=$EPOCHREALTIME
+		case $who in
+		ctr) bin/ctr run --rm busybox true ;;
+		runc) runc --root "$W/runc" run -b "$W/bundle" "b$i" >/dev/null ;;
+		docker) docker run --rm --network none busybox true ;;
+		esac
+		since "$s" >>"$W/$who.times"
 	done
 done
 CTR_T=$(median <"$W/ctr.times")
@@ -77,11 +85,8 @@ if [ -s "$W/runc.times" ]; then
 	printf '%-44s %.3f s\n' "runc run (equivalent bundle, median of $N)" "$t"
 	printf '%-44s %.2fx\n' "ctr / runc" "$(echo "$CTR_T / $t" | bc -l)"
 fi
-
-if [ "$WITH_DOCKER" = 1 ]; then
-	bench_dockerd
-	docker run --rm --network none busybox true
-	t=$(for _ in $(seq "$N"); do s=$EPOCHREALTIME; docker run --rm --network none busybox true; since "$s"; done | median)
+if [ -s "$W/docker.times" ]; then
+	t=$(median <"$W/docker.times")
 	printf '%-44s %.3f s\n' "docker run --rm busybox true (median of $N)" "$t"
 	printf '%-44s %.2fx\n' "ctr / docker" "$(echo "$CTR_T / $t" | bc -l)"
 fi
