@@ -312,12 +312,7 @@ func TestChain(t *testing.T) {
 func TestRemove(t *testing.T) {
 	e := newEnv(t)
 	o := e.o
-	if _, err := o.Prepare("base-tmp", "", nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Commit("base", "base-tmp"); err != nil {
-		t.Fatal(err)
-	}
+	commitBase(t, o)
 	if _, err := o.Prepare("c1", "base", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +350,26 @@ func TestRemove(t *testing.T) {
 // RemoveWith removes in one transaction with the caller's changes: when
 // they fail, the snapshot is whole again; when they commit, it is gone with
 // its directory. A missing snapshot leaves the caller's changes to commit.
+// commitBase makes the committed snapshot "base".
+func commitBase(t *testing.T, o *Overlay) {
+	t.Helper()
+	if _, err := o.Prepare("base-tmp", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Commit("base", "base-tmp"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// markCaller is a caller's own change in a snapshotter's transaction.
+func markCaller(tx *bolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists([]byte("caller"))
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte("k"), []byte("v"))
+}
+
 func TestRemoveWith(t *testing.T) {
 	e := newEnv(t)
 	o := e.o
@@ -376,14 +391,7 @@ func TestRemoveWith(t *testing.T) {
 	}
 	wantFile(t, filepath.Join(up, "f"), "data")
 
-	mark := func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("caller"))
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte("k"), []byte("v"))
-	}
-	deleteDir, err := o.RemoveWith("c1", mark)
+	deleteDir, err := o.RemoveWith("c1", markCaller)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +406,7 @@ func TestRemoveWith(t *testing.T) {
 		t.Fatalf("root not empty: %v", n)
 	}
 	e.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("caller")) })
-	if deleteDir, err := o.RemoveWith("c1", mark); err != nil {
+	if deleteDir, err := o.RemoveWith("c1", markCaller); err != nil {
 		t.Fatalf("RemoveWith of a removed snapshot = %v", err)
 	} else {
 		deleteDir()
@@ -420,12 +428,7 @@ func TestPrepareWith(t *testing.T) {
 		t.Run(fmt.Sprintf("volatile=%v", volatile), func(t *testing.T) {
 			e := newEnv(t)
 			o := e.o
-			if _, err := o.Prepare("base-tmp", "", nil); err != nil {
-				t.Fatal(err)
-			}
-			if err := o.Commit("base", "base-tmp"); err != nil {
-				t.Fatal(err)
-			}
+			commitBase(t, o)
 			before := rootEntries(t, e.root)
 			callerFailed := errors.New("caller's own write failed")
 			if _, err := o.PrepareWith("c1", "base", nil, volatile, func(*bolt.Tx) error { return callerFailed }); !errors.Is(err, callerFailed) {
@@ -438,14 +441,7 @@ func TestPrepareWith(t *testing.T) {
 				t.Fatalf("a failed PrepareWith left directories: %v, before %v", after, before)
 			}
 
-			mark := func(tx *bolt.Tx) error {
-				b, err := tx.CreateBucketIfNotExists([]byte("caller"))
-				if err != nil {
-					return err
-				}
-				return b.Put([]byte("k"), []byte("v"))
-			}
-			mounts, err := o.PrepareWith("c1", "base", map[string]string{"container": "x"}, volatile, mark)
+			mounts, err := o.PrepareWith("c1", "base", map[string]string{"container": "x"}, volatile, markCaller)
 			if err != nil {
 				t.Fatal(err)
 			}
