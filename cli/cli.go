@@ -25,6 +25,8 @@ type CLI struct {
 	Out, Err io.Writer
 	Host     string
 	client   *api.Client
+	// early is the connection begun as ctr started (see dialEarly).
+	early *earlyDial
 
 	// flagDefs defines each command's own flags, see lazyFlags.
 	flagDefs map[*cobra.Command]func(*pflag.FlagSet)
@@ -44,6 +46,13 @@ func (e *StatusError) Error() string { return e.Status }
 // Main runs ctr with args and returns the process exit code.
 func Main(args []string) int {
 	c := &CLI{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	word, hostGiven := commandWord(args)
+	if !hostGiven {
+		c.early = dialEarly(defaultHost())
+	}
+	if word == "run" || word == "create" {
+		go warmCreate()
+	}
 	root := c.rootCommand()
 	c.prepare(root, args)
 	root.SetArgs(args)
@@ -55,6 +64,9 @@ func Main(args []string) int {
 	err := root.ExecuteContext(context.Background())
 	if c.client != nil {
 		c.client.Close()
+	}
+	if c.early != nil {
+		c.early.close()
 	}
 	if err == nil {
 		return 0
@@ -92,11 +104,7 @@ func (c *CLI) rootCommand() *cobra.Command {
 			return nil
 		},
 	}
-	host := os.Getenv("CTR_HOST")
-	if host == "" {
-		host = api.DefaultHost
-	}
-	root.PersistentFlags().StringVarP(&c.Host, "host", "H", host, "daemon socket to connect to (env CTR_HOST)")
+	root.PersistentFlags().StringVarP(&c.Host, "host", "H", defaultHost(), "daemon socket to connect to (env CTR_HOST)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &StatusError{Status: fmt.Sprintf("ctr: %s (see '%s --help')", err, cmd.CommandPath()), Code: 125}
 	})
@@ -209,10 +217,27 @@ func (c *CLI) prepare(root *cobra.Command, args []string) {
 	}
 }
 
-// Client dials the daemon once per invocation.
+func defaultHost() string {
+	if host := os.Getenv("CTR_HOST"); host != "" {
+		return host
+	}
+	return api.DefaultHost
+}
+
+// Client dials the daemon once per invocation, or takes the connection
+// dialled as ctr started.
 func (c *CLI) Client(ctx context.Context) (*api.Client, error) {
 	if c.client != nil {
 		return c.client, nil
+	}
+	if e := c.early; e != nil && e.host == c.Host {
+		c.early = nil
+		if cl, err := e.take(ctx); err == nil {
+			c.client = cl
+			return cl, nil
+		}
+		// Dial again: the daemon may have come up meanwhile, and a
+		// failure is reported for this dial, as without the early one.
 	}
 	cl, err := api.Dial(ctx, c.Host)
 	if err != nil {
