@@ -58,7 +58,9 @@ fi
 
 # ctr, runc and docker take turns, run by run (which goes first rotates),
 # so that all see the same machine: its speed drifts by 10-20 % here over
-# a minute.
+# a minute. A pause after each run lets the work each leaves behind (a
+# removal finishing, a spare shim starting, dockerd's clean-up) end
+# before the next one is timed.
 printf '%-44s %s\n' "measure" "value"
 : >"$W/ctr.times"
 : >"$W/runc.times"
@@ -76,6 +78,7 @@ for i in $(seq "$N"); do
 		docker) docker run --rm --network none busybox true ;;
 		esac
 		since "$s" >>"$W/$who.times"
+		sleep 0.3
 	done
 done
 CTR_T=$(median <"$W/ctr.times")
