@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,14 @@ func (d *Daemon) reconcileContainers() error {
 			continue
 		}
 		if !wasActive {
+			if c.rec.HostConfig.AutoRemove && d.layerLost(c) {
+				// Created with --rm, its volatile layer (not synced) was
+				// lost with the machine: it could only fail to start.
+				c.mu.Unlock()
+				log.Warn("removing a --rm container whose writable layer a crash lost")
+				_ = d.removeContainer(ctx, c, true, true)
+				continue
+			}
 			boot := restart.BootState{ManuallyStopped: c.rec.State.ManuallyStopped, ExitCode: c.rec.State.ExitCode, NeverStarted: status == stateCreated}
 			if restart.StartAtBoot(policyOf(c), boot) {
 				toStart = append(toStart, c)
@@ -182,6 +191,13 @@ func (d *Daemon) cleanupOrphans(known map[string]bool) {
 		logrus.WithField("snapshot", k).Info("removing orphan writable layer")
 		_ = sn.Remove(k)
 	}
+}
+
+// layerLost tells whether c's writable layer is gone (Cleanup drops the
+// record of a snapshot whose directory a crash lost).
+func (d *Daemon) layerLost(c *container) bool {
+	_, err := d.images.Snapshotter().Stat(c.rec.ID)
+	return errors.Is(err, snapshot.ErrNotFound)
 }
 
 func dirExists(p string) bool {

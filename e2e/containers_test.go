@@ -154,6 +154,39 @@ func TestForceRemoveAutoRemoveContainer(t *testing.T) {
 	}
 }
 
+// The writable layer of a --rm container is not synced when made: a crash
+// of the machine may lose its directory. Such a container, created and
+// never started, is removed at the next start instead of failing to start;
+// the layer of any other container is synced and kept.
+func TestLostVolatileLayerRemovedAtStart(t *testing.T) {
+	d := busyboxDaemon(t)
+	lost := d.MustCtr(t, "create", "--rm", "--name", "lost", "busybox", "true")
+	kept := d.MustCtr(t, "create", "--name", "kept", "busybox", "true")
+	upper := d.MustCtr(t, "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "lost")
+	if !strings.HasPrefix(upper, filepath.Join(d.DataRoot, "snapshots")+"/") {
+		t.Fatalf("UpperDir %q is not in the snapshotter's directory", upper)
+	}
+	d.Kill9(t)
+	// What a crash of the machine can do to an unsynced layer.
+	if err := os.RemoveAll(filepath.Dir(upper)); err != nil {
+		t.Fatal(err)
+	}
+	d.start(t, true)
+	if r := d.Ctr("inspect", lost); r.Code == 0 {
+		t.Fatalf("the --rm container whose layer was lost is still there: %s", r)
+	}
+	if out := d.MustCtr(t, "ps", "-aq", "--no-trunc"); out != kept {
+		t.Fatalf("ps -a after the restart = %q, want only %s", out, kept)
+	}
+	if out := d.MustCtr(t, "start", "-a", "kept"); out != "" {
+		t.Fatalf("start -a kept = %q", out)
+	}
+	d.MustCtr(t, "rm", "kept")
+	if names := d.snapshotDirs(t); len(names) != 1 {
+		t.Fatalf("snapshot directories left: %v, want the image's layer only", names)
+	}
+}
+
 func TestContainerLifecycle(t *testing.T) {
 	d := busyboxDaemon(t)
 	id := d.MustCtr(t, "create", "--name", "box", "busybox", "sh", "-c", "trap 'echo got-hup' HUP; while true; do sleep 0.1; done")
