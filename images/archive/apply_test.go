@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,47 +33,59 @@ func capV2() string {
 	return string(b)
 }
 
+// Times of entryTypeEnts.
+var (
+	entryTypesMtime = time.Date(2020, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	entryTypesAtime = time.Date(2019, 6, 7, 8, 9, 10, 0, time.UTC)
+)
+
+// entryTypeEnts has every entry type, with modes, owners, times and
+// xattrs to keep.
+func entryTypeEnts() []ent {
+	mtime, atime := entryTypesMtime, entryTypesAtime
+	return []ent{
+		dirE("./").with(func(h *tar.Header) { h.Mode = 0o751 }),
+		dirE("etc/").with(func(h *tar.Header) { h.Mode = 0o750; h.Uid, h.Gid = 1000, 1001; h.ModTime = mtime }),
+		fileE("etc/passwd", "root:x:0:0::/root:/bin/sh\n").with(func(h *tar.Header) {
+			h.Uid, h.Gid = 12, 34
+			h.ModTime, h.AccessTime = mtime, atime
+			h.Format = tar.FormatPAX
+		}),
+		fileE("etc/empty", ""),
+		dirE("usr/bin/"),
+		fileE("usr/bin/su", "#!suid").with(func(h *tar.Header) { h.Mode = 0o4755; h.Uid, h.Gid = 0, 42 }),
+		fileE("usr/bin/sg", "#!sgid").with(func(h *tar.Header) { h.Mode = 0o2711; h.Uid, h.Gid = 7, 42 }),
+		fileE("usr/bin/ping", "#!ping").with(func(h *tar.Header) {
+			h.Mode = 0o755
+			h.Uid, h.Gid = 5, 5
+			h.PAXRecords = map[string]string{
+				"SCHILY.xattr.security.capability": capV2(),
+				"SCHILY.xattr.user.comment":        "pong",
+				"SCHILY.xattr.trusted.overlay.x":   "ignored",
+			}
+		}),
+		linkE("usr/bin/ping6", "usr/bin/ping"),
+		dirE("tmp/").with(func(h *tar.Header) { h.Mode = 0o1777 }),
+		dirE("srv/").with(func(h *tar.Header) {
+			h.Mode = 0o2775
+			h.PAXRecords = map[string]string{"SCHILY.xattr.user.dir": "d"}
+		}),
+		symlinkE("lib", "usr/lib").with(func(h *tar.Header) { h.Uid, h.Gid = 3, 4; h.ModTime = mtime }),
+		symlinkE("abs", "/etc/passwd"),
+		dirE("dev/"),
+		nodeE("dev/null", tar.TypeChar, 1, 3).with(func(h *tar.Header) { h.Mode = 0o666 }),
+		nodeE("dev/loop0", tar.TypeBlock, 7, 0).with(func(h *tar.Header) { h.Uid, h.Gid = 0, 6 }),
+		nodeE("dev/fifo", tar.TypeFifo, 0, 0).with(func(h *tar.Header) { h.Mode = 0o620 }),
+		fileE("deep/implied/file", "x"),
+		fileE("big", strings.Repeat("0123456789abcdef", 300000)),
+	}
+}
+
 func TestApplyEntryTypes(t *testing.T) {
 	requireRoot(t)
 	forEachMode(t, func(t *testing.T) {
-		mtime := time.Date(2020, 1, 2, 3, 4, 5, 123456789, time.UTC)
-		atime := time.Date(2019, 6, 7, 8, 9, 10, 0, time.UTC)
-		data := mkTar(t,
-			dirE("./").with(func(h *tar.Header) { h.Mode = 0o751 }),
-			dirE("etc/").with(func(h *tar.Header) { h.Mode = 0o750; h.Uid, h.Gid = 1000, 1001; h.ModTime = mtime }),
-			fileE("etc/passwd", "root:x:0:0::/root:/bin/sh\n").with(func(h *tar.Header) {
-				h.Uid, h.Gid = 12, 34
-				h.ModTime, h.AccessTime = mtime, atime
-				h.Format = tar.FormatPAX
-			}),
-			fileE("etc/empty", ""),
-			dirE("usr/bin/"),
-			fileE("usr/bin/su", "#!suid").with(func(h *tar.Header) { h.Mode = 0o4755; h.Uid, h.Gid = 0, 42 }),
-			fileE("usr/bin/sg", "#!sgid").with(func(h *tar.Header) { h.Mode = 0o2711; h.Uid, h.Gid = 7, 42 }),
-			fileE("usr/bin/ping", "#!ping").with(func(h *tar.Header) {
-				h.Mode = 0o755
-				h.Uid, h.Gid = 5, 5
-				h.PAXRecords = map[string]string{
-					"SCHILY.xattr.security.capability": capV2(),
-					"SCHILY.xattr.user.comment":        "pong",
-					"SCHILY.xattr.trusted.overlay.x":   "ignored",
-				}
-			}),
-			linkE("usr/bin/ping6", "usr/bin/ping"),
-			dirE("tmp/").with(func(h *tar.Header) { h.Mode = 0o1777 }),
-			dirE("srv/").with(func(h *tar.Header) {
-				h.Mode = 0o2775
-				h.PAXRecords = map[string]string{"SCHILY.xattr.user.dir": "d"}
-			}),
-			symlinkE("lib", "usr/lib").with(func(h *tar.Header) { h.Uid, h.Gid = 3, 4; h.ModTime = mtime }),
-			symlinkE("abs", "/etc/passwd"),
-			dirE("dev/"),
-			nodeE("dev/null", tar.TypeChar, 1, 3).with(func(h *tar.Header) { h.Mode = 0o666 }),
-			nodeE("dev/loop0", tar.TypeBlock, 7, 0).with(func(h *tar.Header) { h.Uid, h.Gid = 0, 6 }),
-			nodeE("dev/fifo", tar.TypeFifo, 0, 0).with(func(h *tar.Header) { h.Mode = 0o620 }),
-			fileE("deep/implied/file", "x"),
-			fileE("big", strings.Repeat("0123456789abcdef", 300000)),
-		)
+		mtime, atime := entryTypesMtime, entryTypesAtime
+		data := mkTar(t, entryTypeEnts()...)
 		root := t.TempDir()
 		if err := apply(t, root, data); err != nil {
 			t.Fatal(err)
@@ -287,8 +298,7 @@ func TestApplyBadInput(t *testing.T) {
 
 func TestApplyCountsPadding(t *testing.T) {
 	requireRoot(t)
-	data := mkTar(t, fileE("a", "a"))
-	data = append(data, make([]byte, 10240-len(data)%10240)...) // record padding
+	data := recordPaddedTar(t)
 	n, err := Apply(context.Background(), t.TempDir(), bytes.NewReader(data))
 	if err != nil || n != int64(len(data)) {
 		t.Errorf("Apply = %d, %v; want %d", n, err, len(data))
@@ -300,25 +310,8 @@ func TestApplyCountsPadding(t *testing.T) {
 func TestApplyOrdering(t *testing.T) {
 	requireRoot(t)
 	forEachMode(t, func(t *testing.T) {
-		many := func(dir string) []ent {
-			var ents []ent
-			for i := 0; i < 200; i++ {
-				ents = append(ents, fileE(fmt.Sprintf("%s/f%03d", dir, i), strings.Repeat("x", i*50)))
-			}
-			return ents
-		}
 		outside := t.TempDir()
-		var ents []ent
-		ents = append(ents, dirE("d/"))
-		ents = append(ents, many("d")...)
-		ents = append(ents, symlinkE("d", outside), fileE("d/passwd", "inside"))
-		ents = append(ents, fileE("a", "file"), dirE("a/"), fileE("a/x", "y"))
-		ents = append(ents, fileE("x", "data"), linkE("y", "x"))
-		ents = append(ents, dirE("w/"))
-		ents = append(ents, many("w")...)
-		ents = append(ents, fileE(".wh.w", ""))
-		ents = append(ents, many("v")...)
-		ents = append(ents, fileE("v/f001", "last"), fileE("v/f002", "").with(func(h *tar.Header) { h.Mode = 0o4711 }))
+		ents := orderingEnts(outside)
 		root := t.TempDir()
 		if err := apply(t, root, mkTar(t, ents...)); err != nil {
 			t.Fatal(err)
@@ -350,17 +343,7 @@ func TestApplyOrdering(t *testing.T) {
 func TestApplyWorkerError(t *testing.T) {
 	requireRoot(t)
 	forEachMode(t, func(t *testing.T) {
-		var ents []ent
-		for i := 0; i < 100; i++ {
-			ents = append(ents, fileE(fmt.Sprintf("f%03d", i), "x"))
-		}
-		// An xattr the kernel refuses (bad security.capability value).
-		ents = append(ents, fileE("bad", "x").with(func(h *tar.Header) {
-			h.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": "bogus"}
-		}))
-		for i := 0; i < 100; i++ {
-			ents = append(ents, fileE(fmt.Sprintf("g%03d", i), "x"))
-		}
+		ents := workerErrorEnts()
 		err := apply(t, t.TempDir(), mkTar(t, ents...))
 		if err == nil || !strings.Contains(err.Error(), `"bad"`) {
 			t.Errorf("err = %v, want an error about \"bad\"", err)

@@ -177,3 +177,53 @@ func forEachMode(t *testing.T, f func(t *testing.T)) {
 		})
 	}
 }
+
+// Scenarios that both Apply and Validate are tested on.
+
+// manyFiles is 200 files of growing size in dir: enough for Apply to hand
+// them to its workers.
+func manyFiles(dir string) []ent {
+	var ents []ent
+	for i := 0; i < 200; i++ {
+		ents = append(ents, fileE(fmt.Sprintf("%s/f%03d", dir, i), strings.Repeat("x", i*50)))
+	}
+	return ents
+}
+
+// orderingEnts are entries that depend on earlier ones (written by workers
+// meanwhile): a directory replaced by a symlink to outside, a file
+// replaced by a directory, a hard link, a whiteout and a rewrite.
+func orderingEnts(outside string) []ent {
+	var ents []ent
+	ents = append(ents, dirE("d/"))
+	ents = append(ents, manyFiles("d")...)
+	ents = append(ents, symlinkE("d", outside), fileE("d/passwd", "inside"))
+	ents = append(ents, fileE("a", "file"), dirE("a/"), fileE("a/x", "y"))
+	ents = append(ents, fileE("x", "data"), linkE("y", "x"))
+	ents = append(ents, dirE("w/"))
+	ents = append(ents, manyFiles("w")...)
+	ents = append(ents, fileE(".wh.w", ""))
+	ents = append(ents, manyFiles("v")...)
+	return append(ents, fileE("v/f001", "last"), fileE("v/f002", "").with(func(h *tar.Header) { h.Mode = 0o4711 }))
+}
+
+// workerErrorEnts has, among small files a worker writes, one with an
+// xattr the kernel refuses (a bad security.capability value).
+func workerErrorEnts() []ent {
+	var ents []ent
+	for i := 0; i < 100; i++ {
+		ents = append(ents, fileE(fmt.Sprintf("f%03d", i), "x"))
+	}
+	ents = append(ents, xattrE(fileE("bad", "x"), capsXattr, "bogus"))
+	for i := 0; i < 100; i++ {
+		ents = append(ents, fileE(fmt.Sprintf("g%03d", i), "x"))
+	}
+	return ents
+}
+
+// recordPaddedTar is a tar padded, as tar(1) writes it, to whole 10 KiB
+// records.
+func recordPaddedTar(t testing.TB) []byte {
+	data := mkTar(t, fileE("a", "a"))
+	return append(data, make([]byte, 10240-len(data)%10240)...)
+}

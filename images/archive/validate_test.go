@@ -401,33 +401,7 @@ func hostileCases() []tarCase {
 // applyTestCases are the tars of apply_test.go and diff_test.go (the layers applied over another are tried alone and after
 // it, in one tar).
 func applyTestCases() []tarCase {
-	mtime := time.Date(2020, 1, 2, 3, 4, 5, 123456789, time.UTC)
-	entryTypes := []ent{
-		dirE("./").with(func(h *tar.Header) { h.Mode = 0o751 }),
-		dirE("etc/").with(func(h *tar.Header) { h.Mode = 0o750; h.Uid, h.Gid = 1000, 1001; h.ModTime = mtime }),
-		fileE("etc/passwd", "root:x:0:0::/root:/bin/sh\n").with(func(h *tar.Header) { h.Uid, h.Gid = 12, 34; h.Format = tar.FormatPAX }),
-		fileE("etc/empty", ""),
-		dirE("usr/bin/"),
-		fileE("usr/bin/su", "#!suid").with(func(h *tar.Header) { h.Mode = 0o4755 }),
-		fileE("usr/bin/ping", "#!ping").with(func(h *tar.Header) {
-			h.PAXRecords = map[string]string{
-				"SCHILY.xattr.security.capability": capV2(),
-				"SCHILY.xattr.user.comment":        "pong",
-				"SCHILY.xattr.trusted.overlay.x":   "ignored",
-			}
-		}),
-		linkE("usr/bin/ping6", "usr/bin/ping"),
-		dirE("tmp/").with(func(h *tar.Header) { h.Mode = 0o1777 }),
-		xattrE(dirE("srv/"), "user.dir", "d"),
-		symlinkE("lib", "usr/lib"),
-		symlinkE("abs", "/etc/passwd"),
-		dirE("dev/"),
-		nodeE("dev/null", tar.TypeChar, 1, 3),
-		nodeE("dev/loop0", tar.TypeBlock, 7, 0),
-		nodeE("dev/fifo", tar.TypeFifo, 0, 0),
-		fileE("deep/implied/file", "x"),
-		fileE("big", strings.Repeat("0123456789abcdef", 300000)),
-	}
+	entryTypes := entryTypeEnts()
 	whiteouts1 := []ent{
 		fileE("gone", "x"),
 		dirE("gonedir/"), fileE("gonedir/a", "a"), dirE("gonedir/sub/"),
@@ -457,41 +431,6 @@ func applyTestCases() []tarCase {
 		symlinkE("f2l", "f2f"), fileE("f2f", "new"), fileE("n2f", "file"),
 		fileE("twice", "1"), fileE("twice", "2"),
 	}
-	many := func(dir string) []ent {
-		var ents []ent
-		for i := 0; i < 200; i++ {
-			ents = append(ents, fileE(fmt.Sprintf("%s/f%03d", dir, i), strings.Repeat("x", i*50)))
-		}
-		return ents
-	}
-	ordering := func(c string) []ent {
-		var ents []ent
-		ents = append(ents, dirE("d/"))
-		ents = append(ents, many("d")...)
-		ents = append(ents, symlinkE("d", c), fileE("d/passwd", "inside"))
-		ents = append(ents, fileE("a", "file"), dirE("a/"), fileE("a/x", "y"))
-		ents = append(ents, fileE("x", "data"), linkE("y", "x"))
-		ents = append(ents, dirE("w/"))
-		ents = append(ents, many("w")...)
-		ents = append(ents, fileE(".wh.w", ""))
-		ents = append(ents, many("v")...)
-		return append(ents, fileE("v/f001", "last"), fileE("v/f002", "").with(func(h *tar.Header) { h.Mode = 0o4711 }))
-	}
-	workerError := func(string) []ent {
-		var ents []ent
-		for i := 0; i < 100; i++ {
-			ents = append(ents, fileE(fmt.Sprintf("f%03d", i), "x"))
-		}
-		ents = append(ents, xattrE(fileE("bad", "x"), capsXattr, "bogus"))
-		for i := 0; i < 100; i++ {
-			ents = append(ents, fileE(fmt.Sprintf("g%03d", i), "x"))
-		}
-		return ents
-	}
-	padded := func(t testing.TB, c string) []byte {
-		data := mkTar(t, fileE("a", "a"))
-		return append(data, make([]byte, 10240-len(data)%10240)...)
-	}
 	return []tarCase{
 		fixedCase("entry types", entryTypes...),
 		fixedCase("whiteouts 1", whiteouts1...),
@@ -503,9 +442,9 @@ func applyTestCases() []tarCase {
 		{"truncated", func(t testing.TB, c string) []byte { return mkTar(t, fileE("a", strings.Repeat("x", 5000)))[:2048] }},
 		{"not a tar", func(t testing.TB, c string) []byte { return []byte(strings.Repeat("garbage!", 100)) }},
 		{"empty", func(t testing.TB, c string) []byte { return nil }},
-		{"record padding", padded},
-		entsCase("ordering", ordering),
-		entsCase("worker error", workerError),
+		{"record padding", func(t testing.TB, _ string) []byte { return recordPaddedTar(t) }},
+		entsCase("ordering", orderingEnts),
+		fixedCase("worker error", workerErrorEnts()...),
 		{"base layer", func(t testing.TB, c string) []byte { return baseLayer(t.(*testing.T)) }},
 	}
 }
