@@ -375,7 +375,8 @@ func (m *Manager) detachLocked(ep *Endpoint, b *buckets) error {
 		if err != nil {
 			errs = append(errs, err)
 		} else if rs := rules[ep.ContainerID]; len(rs) > 0 {
-			if err := m.fw.queueDelete(rs); err == nil {
+			err := m.fw.queueDelete(rs)
+			if err == nil {
 				err = m.fw.flush()
 			}
 			if err != nil {
