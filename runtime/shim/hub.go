@@ -78,13 +78,6 @@ func (h *hub) dropLocked(c *attachClient) {
 	}
 }
 
-// active reports whether any client is attached.
-func (h *hub) active() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.clients) > 0
-}
-
 // broadcast sends output to every client.
 func (h *hub) broadcast(stream byte, p []byte) {
 	h.mu.Lock()
