@@ -15,9 +15,11 @@ import (
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/ctrd/ctrd/images/snapshot"
+	"github.com/ctrd/ctrd/runtime/seccompcache"
 	"github.com/ctrd/ctrd/runtime/shim"
 	"github.com/ctrd/ctrd/runtime/spec"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	bolt "go.etcd.io/bbolt"
 )
@@ -118,6 +120,10 @@ func (d *Daemon) prepareLocked(ctx context.Context, c *container) (retErr error)
 	}
 	if err := writeJSONFile(filepath.Join(bundle, "config.json"), s); err != nil {
 		return err
+	}
+	if err := d.writeSeccompFilter(bundle, s); err != nil {
+		// The init compiles the filter itself, as it would without ctrd's.
+		logrus.WithError(err).WithField("container", id[:12]).Warn("seccomp filter not compiled ahead")
 	}
 	tSpec := time.Now()
 	maxSize, maxFiles, err := logLimits(c.rec.HostConfig.LogConfig.Config)
@@ -613,6 +619,29 @@ func writeJSONFile(path string, v interface{}) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// writeSeccompFilter puts the compiled seccomp filter of s into bundle,
+// where the container's init takes it instead of compiling its own (see
+// package seccompcache), or removes a previous start's.
+func (d *Daemon) writeSeccompFilter(bundle string, s *specs.Spec) error {
+	path := filepath.Join(bundle, seccompcache.FileName)
+	if !seccompcache.Supported || s.Linux == nil || s.Linux.Seccomp == nil {
+		return removeIfExists(path)
+	}
+	f, err := d.seccomp.File(s.Linux.Seccomp)
+	if err != nil {
+		return errors.Join(err, removeIfExists(path))
+	}
+	// A torn write fails the file's checksum, and the init compiles.
+	return os.WriteFile(path, f, 0o600)
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // specOptions turns a container record into the spec generator's input.

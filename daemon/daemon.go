@@ -27,6 +27,7 @@ import (
 	"github.com/ctrd/ctrd/images/snapshot"
 	"github.com/ctrd/ctrd/network"
 	"github.com/ctrd/ctrd/restart"
+	"github.com/ctrd/ctrd/runtime/seccompcache"
 	"github.com/ctrd/ctrd/runtime/shim"
 	"github.com/sirupsen/logrus"
 	bolt "go.etcd.io/bbolt"
@@ -50,6 +51,7 @@ type Daemon struct {
 	shimOnce   sync.Once
 	shimPath   string
 	standby    *shim.Standby
+	seccomp    seccompcache.Cache // compiled filters, by profile
 
 	server    *ttrpc.Server
 	listeners []net.Listener

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/ctrd/ctrd/runtime/seccompcache"
 )
 
 // busyboxDaemon starts a daemon with busybox:latest imported.
@@ -452,6 +454,46 @@ func TestDaemonCrashKeepsContainers(t *testing.T) {
 		t.Fatalf("wait after stop: %q", w)
 	}
 	checkNoRuntimeLeftovers(t, d)
+}
+
+// TestSeccompFilterCompiledAhead checks that ctrd hands each container the
+// filter it compiled for the container's profile (the shim keeps only a
+// file made for the container's own configuration), one per profile, and
+// none to an unconfined container; runtime/seccompcache and runtime/shim
+// test that the init loads what it is handed.
+func TestSeccompFilterCompiledAhead(t *testing.T) {
+	d := busyboxDaemon(t)
+	filter := func(args ...string) (prog []byte, seccompMode string) {
+		t.Helper()
+		id := d.MustCtr(t, append(append([]string{"run", "-d"}, args...), "busybox", "sleep", "60")...)
+		defer d.MustCtr(t, "rm", "-f", id)
+		status := d.MustCtr(t, "exec", id, "grep", "^Seccomp:", "/proc/1/status")
+		b, err := os.ReadFile(filepath.Join(d.ExecRoot, "containers", id, seccompcache.FileName))
+		if os.IsNotExist(err) {
+			return nil, strings.Fields(status)[1]
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, prog, err = seccompcache.Decode(b)
+		if err != nil {
+			t.Fatalf("filter file of %s: %v", args, err)
+		}
+		return prog, strings.Fields(status)[1]
+	}
+	def, mode := filter()
+	if def == nil || mode != "2" {
+		t.Fatalf("default container: compiled filter %v, Seccomp: %s", def != nil, mode)
+	}
+	if again, _ := filter(); !bytes.Equal(again, def) {
+		t.Error("two containers with the default profile were handed different filters")
+	}
+	if admin, mode := filter("--cap-add", "SYS_ADMIN"); admin == nil || mode != "2" || bytes.Equal(admin, def) {
+		t.Errorf("--cap-add SYS_ADMIN: compiled filter %v (same as the default's: %v), Seccomp: %s", admin != nil, bytes.Equal(admin, def), mode)
+	}
+	if none, mode := filter("--security-opt", "seccomp=unconfined"); none != nil || mode != "0" {
+		t.Errorf("seccomp=unconfined: compiled filter %v, Seccomp: %s", none != nil, mode)
+	}
 }
 
 func TestIsolationDefaults(t *testing.T) {

@@ -11,6 +11,8 @@ package runtime
 import (
 	"github.com/opencontainers/runc/libcontainer"
 
+	"github.com/ctrd/ctrd/runtime/seccompcache"
+
 	// Side effects: the nsenter constructor (runs before the Go runtime in
 	// "init" mode) and the cgroup v1/v2 device rule support.
 	_ "github.com/opencontainers/cgroups/devices"
@@ -20,5 +22,8 @@ import (
 // ContainerInit is libcontainer's container init ("<binary> init"). Call it
 // first thing in main when os.Args[1] == "init"; it never returns.
 func ContainerInit() {
+	// Before libcontainer's init enters the container's rootfs: the
+	// filter ctrd compiled for it is in the bundle.
+	seccompcache.ArmFromBundle()
 	libcontainer.Init()
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ctrd/ctrd/runtime/attach"
+	"github.com/ctrd/ctrd/runtime/seccompcache"
 	"github.com/ctrd/ctrd/runtime/shim/rpc"
 
 	// The shim creates containers: cgroup device rules and nsenter (for
@@ -300,6 +301,9 @@ func newShim(cfg config) (_ *shim, retErr error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := seccompcache.Verify(bundle, lcfg.Seccomp); err != nil {
+		logf("seccomp filter from ctrd not used: %v", err)
 	}
 	c, err := libcontainer.Create(cfg.stateRoot, cfg.id, lcfg)
 	if err != nil {
