@@ -191,11 +191,14 @@ func (d *Daemon) beginLocked(ctx context.Context, c *container) error {
 		return err
 	}
 	c.rec.State = containerState{Status: stateRunning, Pid: pid, StartedAt: time.Now().UTC(), FinishedAt: c.rec.State.FinishedAt}
-	if err := d.containers.save(&c.rec); err != nil {
+	// Watched from now, even if the save below fails: the process runs.
+	// Its exit is handled under c.mu, after this function's save.
+	d.monitor(c, c.shim)
+	err = d.containers.save(&c.rec)
+	c.notifyLocked()
+	if err != nil {
 		return err
 	}
-	c.notifyLocked()
-	d.monitor(c, c.shim)
 	logrus.WithFields(logrus.Fields{"container": c.rec.ID[:12], "pid": pid}).Info("container started")
 	return nil
 }
@@ -769,6 +772,22 @@ func (d *Daemon) startStandby() {
 		return
 	}
 	d.standby = sb
+}
+
+// compileDefaultSeccomp compiles the seccomp filter of containers with the
+// default capabilities, so that the first one after ctrd starts does not
+// wait for it.
+func (d *Daemon) compileDefaultSeccomp() {
+	if !seccompcache.Supported {
+		return
+	}
+	p, err := spec.DefaultSeccomp()
+	if err == nil {
+		_, err = d.seccomp.File(p)
+	}
+	if err != nil {
+		logrus.WithError(err).Warn("default seccomp filter not compiled ahead")
+	}
 }
 
 // siblingBinary is the path of name in ctrd's own directory.

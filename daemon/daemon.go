@@ -132,6 +132,7 @@ func New(cfg Config) (_ *Daemon, retErr error) {
 	d.containers = cs2
 	st.SetInUse(cs2.usingImage)
 	d.startStandby()
+	go d.compileDefaultSeccomp()
 	if err := d.reconcileContainers(); err != nil {
 		return nil, fmt.Errorf("reconcile containers: %w", err)
 	}

@@ -32,6 +32,16 @@ func defaultSeccomp(s *specs.Spec) (*specs.LinuxSeccomp, error) {
 	return sc, nil
 }
 
+// DefaultSeccomp is the profile Generate gives a container with Docker's
+// default capabilities: what most containers run with, for a caller that
+// prepares for them (ctrd compiles it at start).
+func DefaultSeccomp() (*specs.LinuxSeccomp, error) {
+	caps := slices.Clone(defaultCaps)
+	return defaultSeccomp(&specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
+		Bounding: caps, Effective: caps, Permitted: caps,
+	}}})
+}
+
 // kernelHasX32 tells whether this kernel has the x32 ABI, from its build
 // configuration or, without one, its symbols; true when neither tells.
 var kernelHasX32 = sync.OnceValue(func() bool {

@@ -892,6 +892,27 @@ func TestX32Detection(t *testing.T) {
 	}
 }
 
+// DefaultSeccomp is the profile of a container generated with the default
+// capabilities (ctrd compiles it ahead for them).
+func TestDefaultSeccompIsGenerated(t *testing.T) {
+	s, err := Generate(baseOpts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := DefaultSeccomp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.Linux.Seccomp, def) {
+		t.Error("DefaultSeccomp differs from the profile of a generated spec with default capabilities")
+	}
+	o := baseOpts(t)
+	o.CapAdd = []string{"SYS_ADMIN"}
+	if s, err := Generate(o); err != nil || reflect.DeepEqual(s.Linux.Seccomp, def) {
+		t.Errorf("with CAP_SYS_ADMIN: same profile as the default (%v)", err)
+	}
+}
+
 // The default profile keeps the native and i386 ABIs, and x32 exactly
 // when the kernel has it.
 func TestDefaultSeccompArchitectures(t *testing.T) {
