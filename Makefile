@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/ctrd/ctrd/version.Version=$(VERSION) -X github.com/ctrd/ctrd/version.GitCommit=$(COMMIT)
 PREFIX    ?= /usr/local
 
-.PHONY: all build binaries generate test unit e2e vet fmt bench clean install
+.PHONY: all build binaries test unit e2e vet fmt bench clean install
 
 all: build
 
@@ -22,17 +22,11 @@ binaries:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/ctr ./cmd/ctr
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o bin/ctrd-init ./cmd/ctrd-init
 
-generate:
-	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I api -I /usr/include \
-		--go_out=api --go_opt=paths=source_relative \
-		--go-ttrpc_out=api --go-ttrpc_opt=paths=source_relative \
-		api/ctrd.proto api/containers.proto api/build.proto
-
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...
 
 fmt:
-	@out=$$(gofmt -l $$(find . -name "*.go" -not -name "*.pb.go" -not -path "./.git/*")); \
+	@out=$$(gofmt -l $$(find . -name "*.go" -not -path "./.git/*")); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Unit tests: pure logic plus the store, snapshotter, archive and runtime

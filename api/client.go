@@ -1,3 +1,6 @@
+// Package api is ctrd's API: the services that ctrd serves on its socket
+// (default unix:///run/ctrd/ctrd.sock) and ctr calls, carried by package
+// rpc, with their messages (messages.go) and the client (Dial).
 package api
 
 import (
@@ -9,16 +12,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/ttrpc"
+	"github.com/ctrd/ctrd/rpc"
 )
 
 // DefaultHost is where ctrd listens unless told otherwise.
 const DefaultHost = "unix:///run/ctrd/ctrd.sock"
 
-// Client bundles the ttrpc connection to ctrd with one client per service.
+// Client bundles the connection to ctrd with one client per service.
 type Client struct {
 	Host       string
-	conn       *ttrpc.Client
+	conn       *rpc.Client
 	System     SystemService
 	Uploads    UploadsService
 	Images     ImagesService
@@ -76,7 +79,7 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 		}
 		return nil, fmt.Errorf("cannot connect to ctrd at %s: %w", host, err)
 	}
-	tc := ttrpc.NewClient(conn)
+	tc := rpc.NewClient(conn)
 	return &Client{
 		Host:       host,
 		conn:       tc,
@@ -89,9 +92,9 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 	}, nil
 }
 
-// TTRPC exposes the underlying connection, for services registered by other
-// packages.
-func (c *Client) TTRPC() *ttrpc.Client { return c.conn }
+// Conn is the underlying connection, for the services Client lacks
+// (Builds).
+func (c *Client) Conn() *rpc.Client { return c.conn }
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }

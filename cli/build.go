@@ -193,7 +193,7 @@ func (c *CLI) runBuild(ctx context.Context, cl *api.Client, body io.Reader, req 
 	}}
 	err := c.upload(ctx, cl, sent, -1, "Sending build context", func(ctx context.Context, id string) error {
 		req.UploadId = id
-		stream, err := api.NewBuildsClient(cl.TTRPC()).Build(ctx, req)
+		stream, err := api.NewBuildsClient(cl.Conn()).Build(ctx, req)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 type networkRow struct {
@@ -62,7 +61,7 @@ func (c *CLI) networkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := cl.Networks.List(cmd.Context(), &emptypb.Empty{})
+			resp, err := cl.Networks.List(cmd.Context(), &api.Empty{})
 			if err != nil {
 				return daemonError(err)
 			}

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/ctrd/ctrd/api"
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/ctrd/ctrd/version"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 func (c *CLI) versionCommand() *cobra.Command {
@@ -24,7 +24,7 @@ func (c *CLI) versionCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := cl.System.Version(cmd.Context(), &emptypb.Empty{})
+			v, err := cl.System.Version(cmd.Context(), &api.Empty{})
 			if err != nil {
 				return daemonError(err)
 			}
@@ -46,7 +46,7 @@ func (c *CLI) infoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := cl.System.Info(cmd.Context(), &emptypb.Empty{})
+			resp, err := cl.System.Info(cmd.Context(), &api.Empty{})
 			if err != nil {
 				return daemonError(err)
 			}

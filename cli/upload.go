@@ -14,7 +14,6 @@ import (
 	"github.com/ctrd/ctrd/api"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 const uploadChunk = 1 << 20
@@ -24,7 +23,7 @@ const uploadChunk = 1 << 20
 // stderr when it is a terminal. When r is a regular file and the daemon
 // takes descriptors, the open file is handed over instead (handFile).
 func (c *CLI) upload(ctx context.Context, cl *api.Client, r io.Reader, size int64, desc string, consume func(ctx context.Context, id string) error) error {
-	up, err := cl.Uploads.Open(ctx, &emptypb.Empty{})
+	up, err := cl.Uploads.Open(ctx, &api.Empty{})
 	if err != nil {
 		return daemonError(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 type volumeRow struct {
@@ -82,7 +81,7 @@ func (c *CLI) volumeLsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := cl.Volumes.List(cmd.Context(), &emptypb.Empty{})
+			resp, err := cl.Volumes.List(cmd.Context(), &api.Empty{})
 			if err != nil {
 				return daemonError(err)
 			}

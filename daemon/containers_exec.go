@@ -16,7 +16,6 @@ import (
 	"github.com/ctrd/ctrd/runtime/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // execExits remembers how exec'd processes ended, so the client can ask
@@ -123,7 +122,7 @@ func allCaps() []string {
 	return out
 }
 
-func (s *containersService) ExecStart(ctx context.Context, req *api.ExecStartRequest) (*emptypb.Empty, error) {
+func (s *containersService) ExecStart(ctx context.Context, req *api.ExecStartRequest) (*api.Empty, error) {
 	_, cl, err := s.running(req.Id)
 	if err != nil {
 		return nil, err
@@ -148,7 +147,7 @@ func (s *containersService) ExecStart(ctx context.Context, req *api.ExecStartReq
 	return empty, nil
 }
 
-func (s *containersService) ExecResize(ctx context.Context, req *api.ExecResizeRequest) (*emptypb.Empty, error) {
+func (s *containersService) ExecResize(ctx context.Context, req *api.ExecResizeRequest) (*api.Empty, error) {
 	_, cl, err := s.running(req.Id)
 	if err != nil {
 		return nil, err

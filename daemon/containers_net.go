@@ -18,7 +18,6 @@ import (
 	"github.com/ctrd/ctrd/runtime/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // networkMode is the container's --network, "bridge" by default.
@@ -260,7 +259,7 @@ func (s *networksService) Create(ctx context.Context, req *api.CreateNetworkRequ
 	return networkJSON(n)
 }
 
-func (s *networksService) List(ctx context.Context, _ *emptypb.Empty) (*api.NetworkResponse, error) {
+func (s *networksService) List(ctx context.Context, _ *api.Empty) (*api.NetworkResponse, error) {
 	ns, err := s.d.network.Networks()
 	if err != nil {
 		return nil, err
@@ -276,7 +275,7 @@ func (s *networksService) Inspect(ctx context.Context, req *api.NetworkRequest) 
 	return networkJSON(n)
 }
 
-func (s *networksService) Remove(ctx context.Context, req *api.NetworkRequest) (*emptypb.Empty, error) {
+func (s *networksService) Remove(ctx context.Context, req *api.NetworkRequest) (*api.Empty, error) {
 	if _, err := s.d.network.Network(req.Name); err != nil {
 		return nil, errdefs.NotFound(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/ctrd/ctrd/daemon/volumes"
 	"github.com/ctrd/ctrd/runtime/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // parseMountSpecs checks every -v, --mount and --tmpfs of a create request
@@ -213,7 +212,7 @@ func (s *volumesService) Create(ctx context.Context, req *api.CreateVolumeReques
 	return volumeJSON(v)
 }
 
-func (s *volumesService) List(ctx context.Context, _ *emptypb.Empty) (*api.VolumeResponse, error) {
+func (s *volumesService) List(ctx context.Context, _ *api.Empty) (*api.VolumeResponse, error) {
 	vs, err := s.d.volumes.List()
 	if err != nil {
 		return nil, err
@@ -232,7 +231,7 @@ func (s *volumesService) Inspect(ctx context.Context, req *api.VolumeRequest) (*
 	return volumeJSON(v)
 }
 
-func (s *volumesService) Remove(ctx context.Context, req *api.RemoveVolumeRequest) (*emptypb.Empty, error) {
+func (s *volumesService) Remove(ctx context.Context, req *api.RemoveVolumeRequest) (*api.Empty, error) {
 	err := s.d.volumes.Remove(req.Name, func(n string) []string { return s.d.volumeUsers(n, "") })
 	if err != nil {
 		return nil, volumeErr(err)

@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/ttrpc"
 	"github.com/coreos/go-systemd/v22/activation"
 	sdnotify "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/ctrd/ctrd/api"
@@ -27,6 +26,7 @@ import (
 	"github.com/ctrd/ctrd/images/snapshot"
 	"github.com/ctrd/ctrd/network"
 	"github.com/ctrd/ctrd/restart"
+	"github.com/ctrd/ctrd/rpc"
 	"github.com/ctrd/ctrd/runtime/seccompcache"
 	"github.com/ctrd/ctrd/runtime/shim"
 	"github.com/sirupsen/logrus"
@@ -53,7 +53,7 @@ type Daemon struct {
 	standby    *shim.Standby
 	seccomp    seccompcache.Cache // compiled filters, by profile
 
-	server    *ttrpc.Server
+	server    *api.Server
 	listeners []net.Listener
 	uploadFDs net.Listener // see upload_fds.go
 	sockets   []string     // socket files we created, removed at shutdown
@@ -164,10 +164,7 @@ func lockDataRoot(root string) (*os.File, error) {
 // Serve listens on the configured hosts (or on sockets systemd passed in),
 // tells systemd it is ready and serves until ctx is done.
 func (d *Daemon) Serve(ctx context.Context) error {
-	srv, err := ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(errorInterceptor))
-	if err != nil {
-		return err
-	}
+	srv := api.NewServer(errorInterceptor)
 	d.server = srv
 	api.RegisterSystemService(srv, &systemService{d: d})
 	uploadsSrv := &uploadsService{u: d.uploads}
@@ -191,7 +188,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	errc := make(chan error, len(lis))
 	for _, l := range lis {
 		logrus.WithField("address", l.Addr().String()).Info("API listening")
-		go func(l net.Listener) { errc <- srv.Serve(ctx, l) }(l)
+		go func(l net.Listener) { errc <- srv.Serve(l) }(l)
 	}
 	if ok, err := sdnotify.SdNotify(false, sdnotify.SdNotifyReady); err != nil {
 		logrus.WithError(err).Warn("sd_notify failed")
@@ -203,7 +200,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	case err := <-errc:
-		if errors.Is(err, ttrpc.ErrServerClosed) {
+		if errors.Is(err, rpc.ErrServerClosed) {
 			return nil
 		}
 		return err

@@ -14,12 +14,11 @@ import (
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/ctrd/ctrd/images/archive"
 	"github.com/ctrd/ctrd/runtime/shim"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 type containersService struct{ d *Daemon }
 
-var empty = &emptypb.Empty{}
+var empty = &api.Empty{}
 
 func (s *containersService) get(ref string) (*container, error) { return s.d.containers.get(ref) }
 
@@ -49,7 +48,7 @@ func (s *containersService) Start(ctx context.Context, req *api.StartContainerRe
 	}, nil
 }
 
-func (s *containersService) Begin(ctx context.Context, req *api.ContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Begin(ctx context.Context, req *api.ContainerRequest) (*api.Empty, error) {
 	c, err := s.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -90,7 +89,7 @@ func (s *containersService) Wait(ctx context.Context, req *api.WaitContainerRequ
 	return &api.WaitContainerResponse{ExitCode: int32(code), Error: msg}, nil
 }
 
-func (s *containersService) Stop(ctx context.Context, req *api.StopContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Stop(ctx context.Context, req *api.StopContainerRequest) (*api.Empty, error) {
 	c, err := s.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -98,7 +97,7 @@ func (s *containersService) Stop(ctx context.Context, req *api.StopContainerRequ
 	return empty, s.d.stopContainer(ctx, c, int(req.Timeout), req.Signal)
 }
 
-func (s *containersService) Restart(ctx context.Context, req *api.StopContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Restart(ctx context.Context, req *api.StopContainerRequest) (*api.Empty, error) {
 	c, err := s.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -106,7 +105,7 @@ func (s *containersService) Restart(ctx context.Context, req *api.StopContainerR
 	return empty, s.d.restartContainer(ctx, c, int(req.Timeout), req.Signal)
 }
 
-func (s *containersService) Kill(ctx context.Context, req *api.KillContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Kill(ctx context.Context, req *api.KillContainerRequest) (*api.Empty, error) {
 	c, err := s.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -114,11 +113,11 @@ func (s *containersService) Kill(ctx context.Context, req *api.KillContainerRequ
 	return empty, s.d.killContainer(ctx, c, req.Signal)
 }
 
-func (s *containersService) Pause(ctx context.Context, req *api.ContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Pause(ctx context.Context, req *api.ContainerRequest) (*api.Empty, error) {
 	return empty, s.setPaused(ctx, req.Id, true)
 }
 
-func (s *containersService) Unpause(ctx context.Context, req *api.ContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Unpause(ctx context.Context, req *api.ContainerRequest) (*api.Empty, error) {
 	return empty, s.setPaused(ctx, req.Id, false)
 }
 
@@ -152,7 +151,7 @@ func (s *containersService) setPaused(ctx context.Context, ref string, pause boo
 	return s.d.containers.save(&c.rec)
 }
 
-func (s *containersService) Remove(ctx context.Context, req *api.RemoveContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Remove(ctx context.Context, req *api.RemoveContainerRequest) (*api.Empty, error) {
 	c, err := s.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -262,7 +261,7 @@ func (s *containersService) Logs(ctx context.Context, req *api.ContainerRequest)
 	}, nil
 }
 
-func (s *containersService) Rename(ctx context.Context, req *api.RenameContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Rename(ctx context.Context, req *api.RenameContainerRequest) (*api.Empty, error) {
 	c, err := s.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -320,7 +319,7 @@ func (s *containersService) Diff(ctx context.Context, req *api.ContainerRequest)
 	return resp, nil
 }
 
-func (s *containersService) Resize(ctx context.Context, req *api.ResizeRequest) (*emptypb.Empty, error) {
+func (s *containersService) Resize(ctx context.Context, req *api.ResizeRequest) (*api.Empty, error) {
 	c, err := s.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -334,7 +333,7 @@ func (s *containersService) Resize(ctx context.Context, req *api.ResizeRequest) 
 	return empty, cl.Resize(ctx, req.Width, req.Height)
 }
 
-func (s *containersService) Update(ctx context.Context, req *api.UpdateContainerRequest) (*emptypb.Empty, error) {
+func (s *containersService) Update(ctx context.Context, req *api.UpdateContainerRequest) (*api.Empty, error) {
 	c, err := s.get(req.Id)
 	if err != nil {
 		return nil, err

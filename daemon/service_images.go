@@ -11,7 +11,6 @@ import (
 	"github.com/ctrd/ctrd/images"
 	"github.com/ctrd/ctrd/images/reference"
 	"github.com/sirupsen/logrus"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 type imagesService struct{ d *Daemon }
@@ -143,11 +142,11 @@ func ImageConfigDoc(cfg *images.ImageConfig) *types.Config {
 	return out
 }
 
-func (s *imagesService) Tag(ctx context.Context, req *api.TagImageRequest) (*emptypb.Empty, error) {
+func (s *imagesService) Tag(ctx context.Context, req *api.TagImageRequest) (*api.Empty, error) {
 	if err := s.d.images.Tag(req.Source, req.Target); err != nil {
 		return nil, err
 	}
-	return &emptypb.Empty{}, nil
+	return &api.Empty{}, nil
 }
 
 func (s *imagesService) Remove(ctx context.Context, req *api.RemoveImageRequest) (*api.RemoveImageResponse, error) {

@@ -10,30 +10,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/ttrpc"
 	"github.com/ctrd/ctrd/api"
 	"github.com/ctrd/ctrd/api/errdefs"
 	"github.com/ctrd/ctrd/api/types"
 	"github.com/ctrd/ctrd/version"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // errorInterceptor turns daemon errors into status codes the CLI can
 // classify, and logs failures with their method (and, at debug level, every
 // request's duration, which is how start latency is profiled).
-func errorInterceptor(ctx context.Context, um ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+func errorInterceptor(ctx context.Context, name string, m api.Method, params json.RawMessage) (any, error) {
 	if logrus.IsLevelEnabled(logrus.DebugLevel) {
 		start := time.Now()
 		defer func() {
-			logrus.WithFields(logrus.Fields{"method": info.FullMethod, "took": time.Since(start)}).Debug("request")
+			logrus.WithFields(logrus.Fields{"method": name, "took": time.Since(start)}).Debug("request")
 		}()
 	}
-	resp, err := m(ctx, um)
+	resp, err := m(ctx, params)
 	if err != nil {
-		logrus.WithField("method", info.FullMethod).WithError(err).Debug("request failed")
-		return nil, errdefs.ToStatus(err)
+		logrus.WithField("method", name).WithError(err).Debug("request failed")
+		return nil, errdefs.ToWire(err)
 	}
 	return resp, nil
 }
@@ -49,7 +47,7 @@ func newID() string {
 
 type systemService struct{ d *Daemon }
 
-func (s *systemService) Version(ctx context.Context, _ *emptypb.Empty) (*api.VersionResponse, error) {
+func (s *systemService) Version(ctx context.Context, _ *api.Empty) (*api.VersionResponse, error) {
 	return &api.VersionResponse{
 		Version:    version.Version,
 		GitCommit:  version.GitCommit,
@@ -60,7 +58,7 @@ func (s *systemService) Version(ctx context.Context, _ *emptypb.Empty) (*api.Ver
 	}, nil
 }
 
-func (s *systemService) Info(ctx context.Context, _ *emptypb.Empty) (*api.InfoResponse, error) {
+func (s *systemService) Info(ctx context.Context, _ *api.Empty) (*api.InfoResponse, error) {
 	d := s.d
 	info := types.Info{
 		ID:              machineID(),

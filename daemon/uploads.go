@@ -11,7 +11,6 @@ import (
 
 	"github.com/ctrd/ctrd/api"
 	"github.com/ctrd/ctrd/api/errdefs"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // uploadIdle is how long an upload may go without a write before it is
@@ -127,11 +126,11 @@ type uploadsService struct {
 	fdSocket string
 }
 
-func (s *uploadsService) Open(ctx context.Context, _ *emptypb.Empty) (*api.OpenUploadResponse, error) {
+func (s *uploadsService) Open(ctx context.Context, _ *api.Empty) (*api.OpenUploadResponse, error) {
 	return &api.OpenUploadResponse{Id: s.u.open(), FdSocket: s.fdSocket}, nil
 }
 
-func (s *uploadsService) Write(ctx context.Context, req *api.WriteUploadRequest) (*emptypb.Empty, error) {
+func (s *uploadsService) Write(ctx context.Context, req *api.WriteUploadRequest) (*api.Empty, error) {
 	up, err := s.u.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -140,10 +139,10 @@ func (s *uploadsService) Write(ctx context.Context, req *api.WriteUploadRequest)
 	if _, err := up.w.Write(req.Data); err != nil {
 		return nil, fmt.Errorf("upload aborted: %w", err)
 	}
-	return &emptypb.Empty{}, nil
+	return &api.Empty{}, nil
 }
 
-func (s *uploadsService) Close(ctx context.Context, req *api.CloseUploadRequest) (*emptypb.Empty, error) {
+func (s *uploadsService) Close(ctx context.Context, req *api.CloseUploadRequest) (*api.Empty, error) {
 	up, err := s.u.get(req.Id)
 	if err != nil {
 		return nil, err
@@ -153,5 +152,5 @@ func (s *uploadsService) Close(ctx context.Context, req *api.CloseUploadRequest)
 	} else {
 		up.w.Close()
 	}
-	return &emptypb.Empty{}, nil
+	return &api.Empty{}, nil
 }

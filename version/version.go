@@ -7,5 +7,6 @@ var (
 	GitCommit = "unknown"
 )
 
-// APIVersion is the version of the ttrpc API in api/*.proto.
-const APIVersion = "1"
+// APIVersion is the version of the API in package api: 2 is JSON over
+// package rpc (1 was protobuf over ttrpc).
+const APIVersion = "2"

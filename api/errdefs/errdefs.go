@@ -1,5 +1,5 @@
 // Package errdefs classifies errors so that the daemon can send them over
-// ttrpc with a status code and the CLI can pick exit codes and wording.
+// the API with a code and the CLI can pick exit codes and wording.
 package errdefs
 
 import (
@@ -7,8 +7,16 @@ import (
 	"errors"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/ctrd/ctrd/rpc"
+)
+
+// The codes errors travel with (rpc.Error's Code).
+const (
+	codeNotFound        = "not_found"
+	codeInvalidArgument = "invalid_argument"
+	codeConflict        = "conflict" // also "not running": a state conflict
+	codeAlreadyExists   = "already_exists"
+	codeUnavailable     = "unavailable"
 )
 
 // Sentinels to wrap with fmt.Errorf("...: %w", errdefs.ErrNotFound).
@@ -40,58 +48,66 @@ func NotFound(err error) error        { return Typed(ErrNotFound, err) }
 func InvalidArgument(err error) error { return Typed(ErrInvalidArgument, err) }
 func Conflict(err error) error        { return Typed(ErrConflict, err) }
 func AlreadyExists(err error) error   { return Typed(ErrAlreadyExists, err) }
-func IsNotFound(err error) bool       { return errors.Is(err, ErrNotFound) || code(err) == codes.NotFound }
+func IsNotFound(err error) bool       { return errors.Is(err, ErrNotFound) || code(err) == codeNotFound }
 func IsInvalidArgument(err error) bool {
-	return errors.Is(err, ErrInvalidArgument) || code(err) == codes.InvalidArgument
+	return errors.Is(err, ErrInvalidArgument) || code(err) == codeInvalidArgument
 }
 func IsConflict(err error) bool {
-	return errors.Is(err, ErrConflict) || code(err) == codes.FailedPrecondition
+	return errors.Is(err, ErrConflict) || code(err) == codeConflict
 }
 func IsAlreadyExists(err error) bool {
-	return errors.Is(err, ErrAlreadyExists) || code(err) == codes.AlreadyExists
+	return errors.Is(err, ErrAlreadyExists) || code(err) == codeAlreadyExists
 }
 func IsUnavailable(err error) bool {
-	return errors.Is(err, ErrUnavailable) || code(err) == codes.Unavailable
-}
-func code(err error) codes.Code {
-	if s, ok := status.FromError(err); ok {
-		return s.Code()
-	}
-	return codes.Unknown
+	return errors.Is(err, ErrUnavailable) || code(err) == codeUnavailable
 }
 
-// ToStatus converts a daemon error into a ttrpc/grpc status error.
-func ToStatus(err error) error {
+// code is the code an error came over the API with, or "".
+func code(err error) string {
+	var e *rpc.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// ToWire converts a daemon error into the error its caller receives: its
+// message, and the code of its kind.
+func ToWire(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
+	var e *rpc.Error
+	if errors.As(err, &e) {
 		return err
 	}
-	c := codes.Unknown
+	c := ""
 	switch {
 	case errors.Is(err, ErrNotFound):
-		c = codes.NotFound
+		c = codeNotFound
 	case errors.Is(err, ErrInvalidArgument):
-		c = codes.InvalidArgument
+		c = codeInvalidArgument
 	case errors.Is(err, ErrConflict):
-		c = codes.FailedPrecondition
+		c = codeConflict
 	case errors.Is(err, ErrAlreadyExists):
-		c = codes.AlreadyExists
+		c = codeAlreadyExists
 	case errors.Is(err, ErrUnavailable):
-		c = codes.Unavailable
+		c = codeUnavailable
 	case errors.Is(err, context.Canceled):
-		c = codes.Canceled
+		c = rpc.CodeCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		c = rpc.CodeDeadlineExceeded
 	case errors.Is(err, ErrNotRunning):
-		c = codes.FailedPrecondition
+		c = codeConflict
 	}
-	return status.Error(c, err.Error())
+	return &rpc.Error{Code: c, Message: err.Error()}
 }
 
-// Message returns the text of a status error without gRPC's decoration.
+// Message returns the text of an error, trimmed.
 func Message(err error) string {
-	if s, ok := status.FromError(err); ok {
-		return s.Message()
+	var e *rpc.Error
+	if errors.As(err, &e) {
+		return strings.TrimSpace(e.Message)
 	}
 	return strings.TrimSpace(err.Error())
 }

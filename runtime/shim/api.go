@@ -5,7 +5,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/ctrd/ctrd/runtime/shim/rpc"
+	"github.com/ctrd/ctrd/rpc"
 )
 
 // The shim's API on <bundle>/shim.sock, carried by package rpc. In every

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctrd/ctrd/rpc"
 	"github.com/ctrd/ctrd/runtime/attach"
-	"github.com/ctrd/ctrd/runtime/shim/rpc"
 )
 
 // Client talks to one container's shim. It is safe for concurrent use;

@@ -21,9 +21,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/ctrd/ctrd/rpc"
 	"github.com/ctrd/ctrd/runtime/attach"
 	"github.com/ctrd/ctrd/runtime/seccompcache"
-	"github.com/ctrd/ctrd/runtime/shim/rpc"
 
 	// The shim creates containers: cgroup device rules and nsenter (for
 	// the "init" re-exec of the same binary) must be linked in.

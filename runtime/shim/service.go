@@ -11,7 +11,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
-	"github.com/ctrd/ctrd/runtime/shim/rpc"
+	"github.com/ctrd/ctrd/rpc"
 )
 
 // deleteTimeout bounds how long Delete waits for a killed init to exit.

@@ -4,7 +4,7 @@
 // "<ctrd> shim ..." (Start), which creates the container with libcontainer,
 // stays its parent, owns its stdio (a pty or pipes), writes its json-file
 // log, records its exit status durably in <bundle>/exit.json, and serves a
-// small API (api.go, carried by runtime/shim/rpc) on <bundle>/shim.sock.
+// small API (api.go, carried by package rpc) on <bundle>/shim.sock.
 // The shim runs in its own session, so ctrd may exit or crash and
 // reconnect later (Connect).
 //

@@ -251,3 +251,133 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// A handler's events reach the caller in order and before the reply, and
+// concurrent streams on one connection keep apart; the first error of the
+// caller's event function is the call's.
+func TestCallStream(t *testing.T) {
+	_, c, _ := serve(t, func(ctx context.Context, method string, params json.RawMessage) (any, error) {
+		var n int
+		if err := json.Unmarshal(params, &n); err != nil {
+			return nil, err
+		}
+		for i := range n {
+			if err := Send(ctx, i); err != nil {
+				return nil, err
+			}
+		}
+		return n, nil
+	})
+	var wg sync.WaitGroup
+	for k := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 200 + k
+			var got []int
+			var res int
+			err := c.CallStream(ctx(t), "count", n, &res, func(ev json.RawMessage) error {
+				var i int
+				if err := json.Unmarshal(ev, &i); err != nil {
+					return err
+				}
+				got = append(got, i)
+				return nil
+			})
+			if err != nil || res != n || len(got) != n {
+				t.Errorf("stream of %d: result %d, %d events, err %v", n, res, len(got), err)
+				return
+			}
+			for i, v := range got {
+				if v != i {
+					t.Errorf("stream of %d: event %d is %d", n, i, v)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	stop := errors.New("enough")
+	calls := 0
+	err := c.CallStream(ctx(t), "count", 10, nil, func(json.RawMessage) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("event error: err %v after %d calls, want %v after 1", err, calls, stop)
+	}
+	// Plain calls drop the events.
+	var res int
+	if err := c.Call(ctx(t), "count", 3, &res); err != nil || res != 3 {
+		t.Errorf("Call of a streaming method: %d, %v", res, err)
+	}
+	if err := Send(context.Background(), 1); err == nil {
+		t.Error("Send outside a request succeeded")
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// Shutdown lets the calls under way finish and answer, and takes no more.
+func TestShutdown(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	srv, c, sock := serve(t, func(ctx context.Context, method string, params json.RawMessage) (any, error) {
+		if method == "slow" {
+			close(started)
+			<-release
+		}
+		return "done", nil
+	})
+	res := make(chan error, 1)
+	go func() {
+		var s string
+		err := c.Call(ctx(t), "slow", nil, &s)
+		if err == nil && s != "done" {
+			err = fmt.Errorf("result %q", s)
+		}
+		res <- err
+	}()
+	<-started
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(ctx(t)) }()
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned (%v) with a call under way", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if conn, err := net.Dial("unix", sock); err == nil {
+		conn.Close()
+		t.Error("a new connection was accepted during Shutdown")
+	}
+	close(release)
+	if err := <-res; err != nil {
+		t.Errorf("call under way: %v", err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := c.Call(ctx(t), "fast", nil, nil); err == nil {
+		t.Error("a call after Shutdown succeeded")
+	}
+
+	// A call that does not end holds Shutdown until its context ends.
+	block := make(chan struct{})
+	defer close(block)
+	srv2, c2, _ := serve(t, func(ctx context.Context, method string, params json.RawMessage) (any, error) {
+		<-block
+		return nil, nil
+	})
+	go func() { _ = c2.Call(context.Background(), "stuck", nil, nil) }()
+	time.Sleep(50 * time.Millisecond)
+	sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := srv2.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a stuck call = %v, want DeadlineExceeded", err)
+	}
+}
