@@ -63,9 +63,11 @@ fi
 # before the next one is timed.
 printf '%-44s %s\n' "measure" "value"
 : >"$W/ctr.times"
+: >"$W/ctrnone.times"
 : >"$W/runc.times"
 : >"$W/docker.times"
-whos=(ctr)
+# ctrnone is ctr without networking, as runc's bundle and docker run here.
+whos=(ctr ctrnone)
 [ -f "$W/bundle/config.json" ] && whos+=(runc)
 [ "$WITH_DOCKER" = 1 ] && whos+=(docker)
 for i in $(seq "$N"); do
@@ -74,6 +76,7 @@ for i in $(seq "$N"); do
 		s=$EPOCHREALTIME
 		case $who in
 		ctr) bin/ctr run --rm busybox true ;;
+		ctrnone) bin/ctr run --rm --network none busybox true ;;
 		runc) runc --root "$W/runc" run -b "$W/bundle" "b$i" >/dev/null ;;
 		docker) docker run --rm --network none busybox true ;;
 		esac
@@ -82,16 +85,20 @@ for i in $(seq "$N"); do
 	done
 done
 CTR_T=$(median <"$W/ctr.times")
+NONE_T=$(median <"$W/ctrnone.times")
 printf '%-44s %.3f s\n' "ctr run --rm busybox true (median of $N)" "$CTR_T"
+printf '%-44s %.3f s\n' "  the same with --network none" "$NONE_T"
 if [ -s "$W/runc.times" ]; then
 	t=$(median <"$W/runc.times")
 	printf '%-44s %.3f s\n' "runc run (equivalent bundle, median of $N)" "$t"
 	printf '%-44s %.2fx\n' "ctr / runc" "$(echo "$CTR_T / $t" | bc -l)"
+	printf '%-44s %.2fx\n' "ctr --network none / runc" "$(echo "$NONE_T / $t" | bc -l)"
 fi
 if [ -s "$W/docker.times" ]; then
 	t=$(median <"$W/docker.times")
 	printf '%-44s %.3f s\n' "docker run --rm busybox true (median of $N)" "$t"
-	printf '%-44s %.2fx\n' "ctr / docker" "$(echo "$CTR_T / $t" | bc -l)"
+	printf '%-44s %.3fx\n' "ctr / docker" "$(echo "$CTR_T / $t" | bc -l)"
+	printf '%-44s %.3fx\n' "ctr --network none / docker --network none" "$(echo "$NONE_T / $t" | bc -l)"
 fi
 
 # Density: PAR detached containers started in parallel.

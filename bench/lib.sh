@@ -39,7 +39,9 @@ bench_ctrd() {
 }
 
 # bench_dockerd: a throw-away dockerd (installing docker.io if missing), for
-# side-by-side figures, with busybox imported from $W/busybox.tar.
+# side-by-side figures, with busybox imported from $W/busybox.tar. It has no
+# bridge and leaves iptables alone (it must not change the host's network),
+# so its containers run with --network none.
 bench_dockerd() {
 	command -v dockerd >/dev/null || apt-get install -y -qq docker.io >/dev/null
 	dockerd --data-root "$W/docker" --exec-root "$W/docker-exec" -H "unix://$W/docker.sock" --pidfile "$W/docker.pid" \
