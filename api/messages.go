@@ -31,8 +31,9 @@ type OpenUploadResponse struct {
 }
 
 type WriteUploadRequest struct {
-	Id   string `json:"id,omitempty"`
-	Data []byte `json:"data,omitempty"`
+	Id string `json:"id,omitempty"`
+	// Data travels as the call's bulk bytes (rpc.CallData), not in JSON.
+	Data []byte `json:"-"`
 }
 
 type CloseUploadRequest struct {

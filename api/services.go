@@ -83,6 +83,7 @@ func RegisterUploadsService(srv *Server, svc UploadsService) {
 		if err := decode(params, req); err != nil {
 			return nil, err
 		}
+		req.Data = rpc.Data(ctx)
 		return svc.Write(ctx, req)
 	})
 	srv.register("/ctrd.v1.Uploads/Close", func(ctx context.Context, params json.RawMessage) (any, error) {
@@ -113,7 +114,7 @@ func (c *uploadsClient) Open(ctx context.Context, req *Empty) (*OpenUploadRespon
 
 func (c *uploadsClient) Write(ctx context.Context, req *WriteUploadRequest) (*Empty, error) {
 	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Uploads/Write", req, resp); err != nil {
+	if err := c.c.CallData(ctx, "/ctrd.v1.Uploads/Write", req, req.Data, resp); err != nil {
 		return nil, err
 	}
 	return resp, nil

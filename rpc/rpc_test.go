@@ -381,3 +381,60 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("Shutdown with a stuck call = %v, want DeadlineExceeded", err)
 	}
 }
+
+// Bulk bytes travel beside the params, unencoded, and leave other calls
+// on the connection as they were.
+func TestCallData(t *testing.T) {
+	_, c, _ := serve(t, func(ctx context.Context, method string, params json.RawMessage) (any, error) {
+		var p pair
+		if err := json.Unmarshal(params, &p); err != nil {
+			return nil, err
+		}
+		d := Data(ctx)
+		sum := 0
+		for _, b := range d {
+			sum += int(b)
+		}
+		return []int{p.A, len(d), sum, btoi(d != nil)}, nil
+	})
+	var wg sync.WaitGroup
+	for k := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var data []byte
+			if k%2 == 0 {
+				data = make([]byte, 1<<20+k)
+				for i := range data {
+					data[i] = byte(i + k)
+				}
+			}
+			want := []int{k, len(data), 0, btoi(k%2 == 0)}
+			for _, b := range data {
+				want[2] += int(b)
+			}
+			var got []int
+			var err error
+			if data != nil {
+				err = c.CallData(ctx(t), "sum", pair{A: k}, data, &got)
+			} else {
+				err = c.Call(ctx(t), "sum", pair{A: k}, &got)
+			}
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("call %d: %v, %v; want %v", k, got, err, want)
+			}
+		}()
+	}
+	wg.Wait()
+	var got []int
+	if err := c.CallData(ctx(t), "sum", pair{A: 1}, nil, &got); err != nil || got[3] != 1 || got[1] != 0 {
+		t.Errorf("CallData with no bytes: %v, %v", got, err)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
