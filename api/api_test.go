@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,17 @@ func (images) Remove(ctx context.Context, req *api.RemoveImageRequest) (*api.Rem
 	return nil, errdefs.NotFound(fmt.Errorf("No such image: %s", req.Name))
 }
 
+// uploads answers Write with nothing; it keeps what it got.
+type uploads struct {
+	api.UploadsService
+	got chan []byte
+}
+
+func (u uploads) Write(ctx context.Context, req *api.WriteUploadRequest) (*api.Empty, error) {
+	u.got <- req.Data
+	return &api.Empty{}, nil
+}
+
 type builds struct{}
 
 func (builds) Build(ctx context.Context, req *api.BuildRequest, srv api.Builds_BuildServer) error {
@@ -44,6 +56,8 @@ func (builds) Build(ctx context.Context, req *api.BuildRequest, srv api.Builds_B
 	return srv.Send(&api.BuildEvent{ImageId: "sha256:abc"})
 }
 
+var written = make(chan []byte, 1)
+
 func serve(t *testing.T) *api.Client {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "api.sock")
@@ -57,6 +71,7 @@ func serve(t *testing.T) *api.Client {
 	})
 	api.RegisterImagesService(srv, images{})
 	api.RegisterBuildsService(srv, builds{})
+	api.RegisterUploadsService(srv, uploads{got: written})
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	cl, err := api.Dial(context.Background(), "unix://"+sock)
@@ -88,6 +103,23 @@ func TestCallsAndErrors(t *testing.T) {
 	var re *rpc.Error
 	if !errors.As(err, &re) || re.Code != api.CodeUnimplemented {
 		t.Errorf("unserved method: %v", err)
+	}
+}
+
+// An upload's chunk arrives whole, as the call's bulk bytes.
+func TestUploadWrite(t *testing.T) {
+	cl := serve(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if _, err := cl.Uploads.Write(ctx, &api.WriteUploadRequest{Id: "u", Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-written; !bytes.Equal(got, data) {
+		t.Errorf("the service got %d bytes, not the %d written", len(got), len(data))
 	}
 }
 

@@ -36,6 +36,9 @@ type WriteUploadRequest struct {
 	Data []byte `json:"-"`
 }
 
+func (r *WriteUploadRequest) bulk() []byte     { return r.Data }
+func (r *WriteUploadRequest) setBulk(b []byte) { r.Data = b }
+
 type CloseUploadRequest struct {
 	Id string `json:"id,omitempty"`
 	// error, when set, aborts the upload: the consumer sees this error

@@ -68,6 +68,55 @@ func decode(params json.RawMessage, req any) error {
 // CodeInvalidRequest is the code of a request that could not be decoded.
 const CodeInvalidRequest = "invalid_request"
 
+// bulky is a request whose bulk bytes travel beside its JSON (see
+// rpc.CallData).
+type bulky interface {
+	bulk() []byte
+	setBulk([]byte)
+}
+
+// handle makes a Method of a service's unary method.
+func handle[Req, Resp any](f func(context.Context, *Req) (*Resp, error)) Method {
+	return func(ctx context.Context, params json.RawMessage) (any, error) {
+		req := new(Req)
+		if err := decode(params, req); err != nil {
+			return nil, err
+		}
+		if b, ok := any(req).(bulky); ok {
+			b.setBulk(rpc.Data(ctx))
+		}
+		return f(ctx, req)
+	}
+}
+
+// handleStream makes a Method of a service's streaming method: its events
+// go out as rpc events, and its reply is empty.
+func handleStream[Req, Ev any, Srv interface{ Send(*Ev) error }](f func(context.Context, *Req, Srv) error) Method {
+	return func(ctx context.Context, params json.RawMessage) (any, error) {
+		req := new(Req)
+		if err := decode(params, req); err != nil {
+			return nil, err
+		}
+		var srv any = sender[*Ev]{ctx}
+		return &Empty{}, f(ctx, req, srv.(Srv))
+	}
+}
+
+// call makes a unary call of method.
+func call[Resp any](ctx context.Context, c *rpc.Client, method string, req any) (*Resp, error) {
+	resp := new(Resp)
+	var err error
+	if b, ok := req.(bulky); ok {
+		err = c.CallData(ctx, method, req, b.bulk(), resp)
+	} else {
+		err = c.Call(ctx, method, req, resp)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
 // sender sends a streaming call's events.
 type sender[E any] struct{ ctx context.Context }
 

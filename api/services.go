@@ -6,7 +6,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/ctrd/ctrd/rpc"
 )
@@ -18,20 +17,8 @@ type SystemService interface {
 
 // RegisterSystemService serves svc's methods on srv.
 func RegisterSystemService(srv *Server, svc SystemService) {
-	srv.register("/ctrd.v1.System/Version", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(Empty)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Version(ctx, req)
-	})
-	srv.register("/ctrd.v1.System/Info", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(Empty)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Info(ctx, req)
-	})
+	srv.register("/ctrd.v1.System/Version", handle(svc.Version))
+	srv.register("/ctrd.v1.System/Info", handle(svc.Info))
 }
 
 type systemClient struct {
@@ -44,19 +31,11 @@ func NewSystemClient(c *rpc.Client) SystemService {
 }
 
 func (c *systemClient) Version(ctx context.Context, req *Empty) (*VersionResponse, error) {
-	resp := new(VersionResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.System/Version", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[VersionResponse](ctx, c.c, "/ctrd.v1.System/Version", req)
 }
 
 func (c *systemClient) Info(ctx context.Context, req *Empty) (*InfoResponse, error) {
-	resp := new(InfoResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.System/Info", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[InfoResponse](ctx, c.c, "/ctrd.v1.System/Info", req)
 }
 
 // Uploads carry large inputs (import tarballs, build contexts) from the CLI to
@@ -71,28 +50,9 @@ type UploadsService interface {
 
 // RegisterUploadsService serves svc's methods on srv.
 func RegisterUploadsService(srv *Server, svc UploadsService) {
-	srv.register("/ctrd.v1.Uploads/Open", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(Empty)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Open(ctx, req)
-	})
-	srv.register("/ctrd.v1.Uploads/Write", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(WriteUploadRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		req.Data = rpc.Data(ctx)
-		return svc.Write(ctx, req)
-	})
-	srv.register("/ctrd.v1.Uploads/Close", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(CloseUploadRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Close(ctx, req)
-	})
+	srv.register("/ctrd.v1.Uploads/Open", handle(svc.Open))
+	srv.register("/ctrd.v1.Uploads/Write", handle(svc.Write))
+	srv.register("/ctrd.v1.Uploads/Close", handle(svc.Close))
 }
 
 type uploadsClient struct {
@@ -105,27 +65,15 @@ func NewUploadsClient(c *rpc.Client) UploadsService {
 }
 
 func (c *uploadsClient) Open(ctx context.Context, req *Empty) (*OpenUploadResponse, error) {
-	resp := new(OpenUploadResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Uploads/Open", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[OpenUploadResponse](ctx, c.c, "/ctrd.v1.Uploads/Open", req)
 }
 
 func (c *uploadsClient) Write(ctx context.Context, req *WriteUploadRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.CallData(ctx, "/ctrd.v1.Uploads/Write", req, req.Data, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Uploads/Write", req)
 }
 
 func (c *uploadsClient) Close(ctx context.Context, req *CloseUploadRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Uploads/Close", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Uploads/Close", req)
 }
 
 type ImagesService interface {
@@ -141,48 +89,12 @@ type ImagesService interface {
 
 // RegisterImagesService serves svc's methods on srv.
 func RegisterImagesService(srv *Server, svc ImagesService) {
-	srv.register("/ctrd.v1.Images/Import", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ImportRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Import(ctx, req)
-	})
-	srv.register("/ctrd.v1.Images/List", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ListImagesRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.List(ctx, req)
-	})
-	srv.register("/ctrd.v1.Images/Inspect", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(InspectImageRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Inspect(ctx, req)
-	})
-	srv.register("/ctrd.v1.Images/Tag", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(TagImageRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Tag(ctx, req)
-	})
-	srv.register("/ctrd.v1.Images/Remove", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(RemoveImageRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Remove(ctx, req)
-	})
-	srv.register("/ctrd.v1.Images/History", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(HistoryRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.History(ctx, req)
-	})
+	srv.register("/ctrd.v1.Images/Import", handle(svc.Import))
+	srv.register("/ctrd.v1.Images/List", handle(svc.List))
+	srv.register("/ctrd.v1.Images/Inspect", handle(svc.Inspect))
+	srv.register("/ctrd.v1.Images/Tag", handle(svc.Tag))
+	srv.register("/ctrd.v1.Images/Remove", handle(svc.Remove))
+	srv.register("/ctrd.v1.Images/History", handle(svc.History))
 }
 
 type imagesClient struct {
@@ -195,51 +107,27 @@ func NewImagesClient(c *rpc.Client) ImagesService {
 }
 
 func (c *imagesClient) Import(ctx context.Context, req *ImportRequest) (*ImportResponse, error) {
-	resp := new(ImportResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Images/Import", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[ImportResponse](ctx, c.c, "/ctrd.v1.Images/Import", req)
 }
 
 func (c *imagesClient) List(ctx context.Context, req *ListImagesRequest) (*ListImagesResponse, error) {
-	resp := new(ListImagesResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Images/List", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[ListImagesResponse](ctx, c.c, "/ctrd.v1.Images/List", req)
 }
 
 func (c *imagesClient) Inspect(ctx context.Context, req *InspectImageRequest) (*InspectImageResponse, error) {
-	resp := new(InspectImageResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Images/Inspect", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[InspectImageResponse](ctx, c.c, "/ctrd.v1.Images/Inspect", req)
 }
 
 func (c *imagesClient) Tag(ctx context.Context, req *TagImageRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Images/Tag", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Images/Tag", req)
 }
 
 func (c *imagesClient) Remove(ctx context.Context, req *RemoveImageRequest) (*RemoveImageResponse, error) {
-	resp := new(RemoveImageResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Images/Remove", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[RemoveImageResponse](ctx, c.c, "/ctrd.v1.Images/Remove", req)
 }
 
 func (c *imagesClient) History(ctx context.Context, req *HistoryRequest) (*HistoryResponse, error) {
-	resp := new(HistoryResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Images/History", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[HistoryResponse](ctx, c.c, "/ctrd.v1.Images/History", req)
 }
 
 type VolumesService interface {
@@ -252,41 +140,11 @@ type VolumesService interface {
 
 // RegisterVolumesService serves svc's methods on srv.
 func RegisterVolumesService(srv *Server, svc VolumesService) {
-	srv.register("/ctrd.v1.Volumes/Create", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(CreateVolumeRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Create(ctx, req)
-	})
-	srv.register("/ctrd.v1.Volumes/List", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(Empty)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.List(ctx, req)
-	})
-	srv.register("/ctrd.v1.Volumes/Inspect", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(VolumeRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Inspect(ctx, req)
-	})
-	srv.register("/ctrd.v1.Volumes/Remove", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(RemoveVolumeRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Remove(ctx, req)
-	})
-	srv.register("/ctrd.v1.Volumes/Prune", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(PruneVolumesRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Prune(ctx, req)
-	})
+	srv.register("/ctrd.v1.Volumes/Create", handle(svc.Create))
+	srv.register("/ctrd.v1.Volumes/List", handle(svc.List))
+	srv.register("/ctrd.v1.Volumes/Inspect", handle(svc.Inspect))
+	srv.register("/ctrd.v1.Volumes/Remove", handle(svc.Remove))
+	srv.register("/ctrd.v1.Volumes/Prune", handle(svc.Prune))
 }
 
 type volumesClient struct {
@@ -299,43 +157,23 @@ func NewVolumesClient(c *rpc.Client) VolumesService {
 }
 
 func (c *volumesClient) Create(ctx context.Context, req *CreateVolumeRequest) (*VolumeResponse, error) {
-	resp := new(VolumeResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Volumes/Create", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[VolumeResponse](ctx, c.c, "/ctrd.v1.Volumes/Create", req)
 }
 
 func (c *volumesClient) List(ctx context.Context, req *Empty) (*VolumeResponse, error) {
-	resp := new(VolumeResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Volumes/List", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[VolumeResponse](ctx, c.c, "/ctrd.v1.Volumes/List", req)
 }
 
 func (c *volumesClient) Inspect(ctx context.Context, req *VolumeRequest) (*VolumeResponse, error) {
-	resp := new(VolumeResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Volumes/Inspect", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[VolumeResponse](ctx, c.c, "/ctrd.v1.Volumes/Inspect", req)
 }
 
 func (c *volumesClient) Remove(ctx context.Context, req *RemoveVolumeRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Volumes/Remove", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Volumes/Remove", req)
 }
 
 func (c *volumesClient) Prune(ctx context.Context, req *PruneVolumesRequest) (*PruneVolumesResponse, error) {
-	resp := new(PruneVolumesResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Volumes/Prune", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[PruneVolumesResponse](ctx, c.c, "/ctrd.v1.Volumes/Prune", req)
 }
 
 type NetworksService interface {
@@ -347,34 +185,10 @@ type NetworksService interface {
 
 // RegisterNetworksService serves svc's methods on srv.
 func RegisterNetworksService(srv *Server, svc NetworksService) {
-	srv.register("/ctrd.v1.Networks/Create", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(CreateNetworkRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Create(ctx, req)
-	})
-	srv.register("/ctrd.v1.Networks/List", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(Empty)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.List(ctx, req)
-	})
-	srv.register("/ctrd.v1.Networks/Inspect", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(NetworkRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Inspect(ctx, req)
-	})
-	srv.register("/ctrd.v1.Networks/Remove", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(NetworkRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Remove(ctx, req)
-	})
+	srv.register("/ctrd.v1.Networks/Create", handle(svc.Create))
+	srv.register("/ctrd.v1.Networks/List", handle(svc.List))
+	srv.register("/ctrd.v1.Networks/Inspect", handle(svc.Inspect))
+	srv.register("/ctrd.v1.Networks/Remove", handle(svc.Remove))
 }
 
 type networksClient struct {
@@ -387,35 +201,19 @@ func NewNetworksClient(c *rpc.Client) NetworksService {
 }
 
 func (c *networksClient) Create(ctx context.Context, req *CreateNetworkRequest) (*NetworkResponse, error) {
-	resp := new(NetworkResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Networks/Create", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[NetworkResponse](ctx, c.c, "/ctrd.v1.Networks/Create", req)
 }
 
 func (c *networksClient) List(ctx context.Context, req *Empty) (*NetworkResponse, error) {
-	resp := new(NetworkResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Networks/List", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[NetworkResponse](ctx, c.c, "/ctrd.v1.Networks/List", req)
 }
 
 func (c *networksClient) Inspect(ctx context.Context, req *NetworkRequest) (*NetworkResponse, error) {
-	resp := new(NetworkResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Networks/Inspect", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[NetworkResponse](ctx, c.c, "/ctrd.v1.Networks/Inspect", req)
 }
 
 func (c *networksClient) Remove(ctx context.Context, req *NetworkRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Networks/Remove", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Networks/Remove", req)
 }
 
 type ContainersService interface {
@@ -451,174 +249,30 @@ type ContainersService interface {
 
 // RegisterContainersService serves svc's methods on srv.
 func RegisterContainersService(srv *Server, svc ContainersService) {
-	srv.register("/ctrd.v1.Containers/Create", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(CreateContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Create(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Start", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(StartContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Start(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Begin", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Begin(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Attach", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Attach(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Wait", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(WaitContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Wait(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Stop", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(StopContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Stop(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Restart", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(StopContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Restart(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Kill", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(KillContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Kill(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Pause", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Pause(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Unpause", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Unpause(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Remove", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(RemoveContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Remove(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/List", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ListContainersRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.List(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Inspect", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Inspect(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Logs", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Logs(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Rename", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(RenameContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Rename(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Top", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Top(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Diff", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Diff(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Resize", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ResizeRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Resize(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Update", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(UpdateContainerRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Update(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/ExecCreate", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ExecCreateRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.ExecCreate(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/ExecStart", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ExecStartRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.ExecStart(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/ExecResize", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ExecResizeRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.ExecResize(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/ExecInspect", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(ExecStartRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.ExecInspect(ctx, req)
-	})
-	srv.register("/ctrd.v1.Containers/Commit", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(CommitRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return svc.Commit(ctx, req)
-	})
+	srv.register("/ctrd.v1.Containers/Create", handle(svc.Create))
+	srv.register("/ctrd.v1.Containers/Start", handle(svc.Start))
+	srv.register("/ctrd.v1.Containers/Begin", handle(svc.Begin))
+	srv.register("/ctrd.v1.Containers/Attach", handle(svc.Attach))
+	srv.register("/ctrd.v1.Containers/Wait", handle(svc.Wait))
+	srv.register("/ctrd.v1.Containers/Stop", handle(svc.Stop))
+	srv.register("/ctrd.v1.Containers/Restart", handle(svc.Restart))
+	srv.register("/ctrd.v1.Containers/Kill", handle(svc.Kill))
+	srv.register("/ctrd.v1.Containers/Pause", handle(svc.Pause))
+	srv.register("/ctrd.v1.Containers/Unpause", handle(svc.Unpause))
+	srv.register("/ctrd.v1.Containers/Remove", handle(svc.Remove))
+	srv.register("/ctrd.v1.Containers/List", handle(svc.List))
+	srv.register("/ctrd.v1.Containers/Inspect", handle(svc.Inspect))
+	srv.register("/ctrd.v1.Containers/Logs", handle(svc.Logs))
+	srv.register("/ctrd.v1.Containers/Rename", handle(svc.Rename))
+	srv.register("/ctrd.v1.Containers/Top", handle(svc.Top))
+	srv.register("/ctrd.v1.Containers/Diff", handle(svc.Diff))
+	srv.register("/ctrd.v1.Containers/Resize", handle(svc.Resize))
+	srv.register("/ctrd.v1.Containers/Update", handle(svc.Update))
+	srv.register("/ctrd.v1.Containers/ExecCreate", handle(svc.ExecCreate))
+	srv.register("/ctrd.v1.Containers/ExecStart", handle(svc.ExecStart))
+	srv.register("/ctrd.v1.Containers/ExecResize", handle(svc.ExecResize))
+	srv.register("/ctrd.v1.Containers/ExecInspect", handle(svc.ExecInspect))
+	srv.register("/ctrd.v1.Containers/Commit", handle(svc.Commit))
 }
 
 type containersClient struct {
@@ -631,195 +285,99 @@ func NewContainersClient(c *rpc.Client) ContainersService {
 }
 
 func (c *containersClient) Create(ctx context.Context, req *CreateContainerRequest) (*CreateContainerResponse, error) {
-	resp := new(CreateContainerResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Create", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[CreateContainerResponse](ctx, c.c, "/ctrd.v1.Containers/Create", req)
 }
 
 func (c *containersClient) Start(ctx context.Context, req *StartContainerRequest) (*StartContainerResponse, error) {
-	resp := new(StartContainerResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Start", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[StartContainerResponse](ctx, c.c, "/ctrd.v1.Containers/Start", req)
 }
 
 func (c *containersClient) Begin(ctx context.Context, req *ContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Begin", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Begin", req)
 }
 
 func (c *containersClient) Attach(ctx context.Context, req *ContainerRequest) (*AttachResponse, error) {
-	resp := new(AttachResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Attach", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[AttachResponse](ctx, c.c, "/ctrd.v1.Containers/Attach", req)
 }
 
 func (c *containersClient) Wait(ctx context.Context, req *WaitContainerRequest) (*WaitContainerResponse, error) {
-	resp := new(WaitContainerResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Wait", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[WaitContainerResponse](ctx, c.c, "/ctrd.v1.Containers/Wait", req)
 }
 
 func (c *containersClient) Stop(ctx context.Context, req *StopContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Stop", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Stop", req)
 }
 
 func (c *containersClient) Restart(ctx context.Context, req *StopContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Restart", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Restart", req)
 }
 
 func (c *containersClient) Kill(ctx context.Context, req *KillContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Kill", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Kill", req)
 }
 
 func (c *containersClient) Pause(ctx context.Context, req *ContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Pause", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Pause", req)
 }
 
 func (c *containersClient) Unpause(ctx context.Context, req *ContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Unpause", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Unpause", req)
 }
 
 func (c *containersClient) Remove(ctx context.Context, req *RemoveContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Remove", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Remove", req)
 }
 
 func (c *containersClient) List(ctx context.Context, req *ListContainersRequest) (*ListContainersResponse, error) {
-	resp := new(ListContainersResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/List", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[ListContainersResponse](ctx, c.c, "/ctrd.v1.Containers/List", req)
 }
 
 func (c *containersClient) Inspect(ctx context.Context, req *ContainerRequest) (*InspectContainerResponse, error) {
-	resp := new(InspectContainerResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Inspect", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[InspectContainerResponse](ctx, c.c, "/ctrd.v1.Containers/Inspect", req)
 }
 
 func (c *containersClient) Logs(ctx context.Context, req *ContainerRequest) (*LogsResponse, error) {
-	resp := new(LogsResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Logs", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[LogsResponse](ctx, c.c, "/ctrd.v1.Containers/Logs", req)
 }
 
 func (c *containersClient) Rename(ctx context.Context, req *RenameContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Rename", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Rename", req)
 }
 
 func (c *containersClient) Top(ctx context.Context, req *ContainerRequest) (*TopResponse, error) {
-	resp := new(TopResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Top", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[TopResponse](ctx, c.c, "/ctrd.v1.Containers/Top", req)
 }
 
 func (c *containersClient) Diff(ctx context.Context, req *ContainerRequest) (*DiffResponse, error) {
-	resp := new(DiffResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Diff", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[DiffResponse](ctx, c.c, "/ctrd.v1.Containers/Diff", req)
 }
 
 func (c *containersClient) Resize(ctx context.Context, req *ResizeRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Resize", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Resize", req)
 }
 
 func (c *containersClient) Update(ctx context.Context, req *UpdateContainerRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Update", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/Update", req)
 }
 
 func (c *containersClient) ExecCreate(ctx context.Context, req *ExecCreateRequest) (*ExecCreateResponse, error) {
-	resp := new(ExecCreateResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/ExecCreate", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[ExecCreateResponse](ctx, c.c, "/ctrd.v1.Containers/ExecCreate", req)
 }
 
 func (c *containersClient) ExecStart(ctx context.Context, req *ExecStartRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/ExecStart", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/ExecStart", req)
 }
 
 func (c *containersClient) ExecResize(ctx context.Context, req *ExecResizeRequest) (*Empty, error) {
-	resp := new(Empty)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/ExecResize", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[Empty](ctx, c.c, "/ctrd.v1.Containers/ExecResize", req)
 }
 
 func (c *containersClient) ExecInspect(ctx context.Context, req *ExecStartRequest) (*ExecInspectResponse, error) {
-	resp := new(ExecInspectResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/ExecInspect", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[ExecInspectResponse](ctx, c.c, "/ctrd.v1.Containers/ExecInspect", req)
 }
 
 func (c *containersClient) Commit(ctx context.Context, req *CommitRequest) (*CommitResponse, error) {
-	resp := new(CommitResponse)
-	if err := c.c.Call(ctx, "/ctrd.v1.Containers/Commit", req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return call[CommitResponse](ctx, c.c, "/ctrd.v1.Containers/Commit", req)
 }
 
 type BuildsService interface {
@@ -843,22 +401,16 @@ type Builds_BuildClient interface {
 
 // RegisterBuildsService serves svc's methods on srv.
 func RegisterBuildsService(srv *Server, svc BuildsService) {
-	srv.register("/ctrd.v1.Builds/Build", func(ctx context.Context, params json.RawMessage) (any, error) {
-		req := new(BuildRequest)
-		if err := decode(params, req); err != nil {
-			return nil, err
-		}
-		return &Empty{}, svc.Build(ctx, req, sender[*BuildEvent]{ctx})
-	})
-}
-
-type buildsClient struct {
-	c *rpc.Client
+	srv.register("/ctrd.v1.Builds/Build", handleStream(svc.Build))
 }
 
 // BuildsClient is the caller's side of the Builds service.
 type BuildsClient interface {
 	Build(ctx context.Context, req *BuildRequest) (Builds_BuildClient, error)
+}
+
+type buildsClient struct {
+	c *rpc.Client
 }
 
 // NewBuildsClient calls the Builds service over c.

@@ -304,6 +304,15 @@ func ctx(tb testing.TB) context.Context {
 }
 
 // logLines reads the json-file log.
+// logText is the container's log, both streams, as one text.
+func (c *ctr) logText() string {
+	var b strings.Builder
+	for _, l := range c.logLines() {
+		b.WriteString(l.Log)
+	}
+	return b.String()
+}
+
 func (c *ctr) logLines() []jsonLine {
 	c.t.Helper()
 	b, err := os.ReadFile(c.logPath)

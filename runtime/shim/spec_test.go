@@ -43,11 +43,7 @@ func TestDockerDefaultSpec(t *testing.T) {
 	if st := c.wait(); st.Code != 0 {
 		t.Fatalf("exit %d; log %+v", st.Code, c.logLines())
 	}
-	var out strings.Builder
-	for _, l := range c.logLines() {
-		out.WriteString(l.Log)
-	}
-	got := out.String()
+	got := c.logText()
 	for _, want := range []string{"65534\n65534\n", "Seccomp:\t2\n", "spec-test\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
@@ -112,12 +108,8 @@ func TestSeccompFilterFromBundle(t *testing.T) {
 			if st := c.wait(); st.Code != 0 {
 				t.Fatalf("exit %d; log %+v", st.Code, c.logLines())
 			}
-			var out strings.Builder
-			for _, l := range c.logLines() {
-				out.WriteString(l.Log)
-			}
-			if out.String() != tc.wantMkdir {
-				t.Errorf("container said %q, want %q", out.String(), tc.wantMkdir)
+			if got := c.logText(); got != tc.wantMkdir {
+				t.Errorf("container said %q, want %q", got, tc.wantMkdir)
 			}
 			if _, err := os.Stat(file); tc.forConfig == os.IsNotExist(err) {
 				t.Errorf("filter file kept: %v, want %v", err == nil, tc.forConfig)
